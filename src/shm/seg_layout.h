@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_SEG_LAYOUT_H
+#define NSHM_SEG_LAYOUT_H
+
+/*
+ * The header page at offset 0 of every nshm segment, and the internal
+ * interface the higher layers (sync, ring) use to reach it. Never installed.
+ */
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <nshm/shm.h>
+
+#define NSHM_SEG_MAGIC 0x4d48534eu /* "NSHM" read as little-endian */
+#define NSHM_SEG_VERSION 1u
+
+/*
+ * Like LMDB's MDB_LOCK_FORMAT: the version folded with the sizes we cannot
+ * see inside, so a build with another pthread_mutex_t or header size is
+ * refused (-EPROTO) instead of misreading the control area.
+ */
+#define NSHM_SEG_LAYOUT                                   \
+	((uint32_t)NSHM_SEG_VERSION |                     \
+	 (uint32_t)(sizeof(pthread_mutex_t) / 4) << 8 |   \
+	 (uint32_t)(NSHM_SEG_HDR_SIZE / 1024) << 16 |     \
+	 (uint32_t)(sizeof(void *) / 4) << 24)
+
+enum nshm_seg_state {
+	NSHM_SEG_INIT = 0,     /* creator still filling the header (zero fill) */
+	NSHM_SEG_READY = 1,    /* header valid */
+	NSHM_SEG_POISONED = 2, /* unrecoverable: delete and recreate */
+};
+
+/* Bytes [NSHM_SEG_CTL_OFFSET, NSHM_SEG_HDR_SIZE) belong to the sync layer. */
+#define NSHM_SEG_CTL_OFFSET 1024u
+#define NSHM_SEG_CTL_SIZE (NSHM_SEG_HDR_SIZE - NSHM_SEG_CTL_OFFSET)
+#define NSHM_SEG_NAME_BYTES 256u
+
+/*
+ * ABI: never reorder, only append below `checksum`'s range by bumping
+ * NSHM_SEG_VERSION. Every field but `state` and `ctl` is written once by the
+ * creator before it publishes state = READY and never changes after.
+ */
+struct nshm_seg_hdr {
+	_Atomic(uint32_t) state; /*  0: enum nshm_seg_state; futex word */
+	uint32_t magic;		 /*  4: NSHM_SEG_MAGIC */
+	uint32_t layout;	 /*  8: NSHM_SEG_LAYOUT */
+	uint32_t hdr_size;	 /* 12: NSHM_SEG_HDR_SIZE */
+	uint64_t map_size;	 /* 16: bytes of one whole mapping */
+	uint64_t user_size;	 /* 24: caller's area, as asked at create */
+	uint32_t page_size;	 /* 32: page size of the backing */
+	uint32_t backend;	 /* 36: enum nshm_backend */
+	uint32_t flags;		 /* 40: NSHM_HUGEPAGES if huge pages back it */
+	uint32_t creator_pid;	 /* 44: diagnostics only */
+	uint32_t creator_uid;	 /* 48 */
+	uint32_t name_len;	 /* 52 */
+	uint64_t created_ns;	 /* 56: CLOCK_REALTIME at creation */
+	char name[NSHM_SEG_NAME_BYTES]; /* 64: canonical name, NUL padded */
+	uint32_t checksum;	 /* 320: CRC-32C of bytes [4, 320) */
+	uint32_t reserved0;	 /* 324 */
+	unsigned char reserved[NSHM_SEG_CTL_OFFSET - 328];
+	/* 1024: the sync layer's control block (robust mutex, peers) */
+	_Alignas(64) unsigned char ctl[NSHM_SEG_CTL_SIZE];
+};
+
+static_assert(ATOMIC_INT_LOCK_FREE == 2,
+	      "lock-based atomics do not work across processes");
+static_assert(sizeof(_Atomic(uint32_t)) == sizeof(uint32_t),
+	      "futex words must be plain 32-bit");
+static_assert(offsetof(struct nshm_seg_hdr, checksum) == 320,
+	      "segment header is ABI: bump NSHM_SEG_VERSION");
+static_assert(offsetof(struct nshm_seg_hdr, ctl) == NSHM_SEG_CTL_OFFSET,
+	      "control block offset is ABI");
+static_assert(sizeof(struct nshm_seg_hdr) == NSHM_SEG_HDR_SIZE,
+	      "the header is exactly one page");
+
+/* The header page of a mapping, from the address attach returned. */
+static inline struct nshm_seg_hdr *nshm__seg_hdr(void *area)
+{
+	return (struct nshm_seg_hdr *)((unsigned char *)area -
+				       NSHM_SEG_HDR_SIZE);
+}
+
+/*
+ * Hooks the sync layer installs (from a constructor) so that every mapping
+ * becomes a participant, and no mapping is removed under a held lock,
+ * without the segment layer depending on the sync layer.
+ */
+struct nshm__seg_hooks {
+	/* Creator, before publication: initialise hdr->ctl. */
+	int (*init)(struct nshm_seg_hdr *hdr);
+	/*
+	 * After a mapping is made. @fd is the handle's descriptor (-1 for
+	 * SysV). Fill *cookie; a negative return undoes the attach.
+	 */
+	int (*attached)(struct nshm_seg_hdr *hdr, int fd, bool readonly,
+			uint64_t *cookie);
+	/* Before a mapping goes. -EBUSY refuses the detach. */
+	int (*detaching)(struct nshm_seg_hdr *hdr, uint64_t cookie);
+};
+
+void nshm__seg_set_hooks(const struct nshm__seg_hooks *hooks);
+
+/*
+ * Look up the live mapping whose caller's area is @area.
+ * @return 0 and *cookie (the value the attached hook gave), or -EINVAL.
+ */
+int nshm__seg_mapping(void *area, uint64_t *cookie, bool *readonly);
+
+#endif /* NSHM_SEG_LAYOUT_H */
