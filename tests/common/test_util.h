@@ -76,11 +76,12 @@ static void t_register_cleanup(void)
 static inline const char *t_track(const char *name)
 {
 	t_register_cleanup();
-	if (t_nnames < T_MAX_NAMES) {
-		snprintf(t_names[t_nnames], sizeof(t_names[0]), "%s", name);
-		return t_names[t_nnames++];
+	if (t_nnames >= T_MAX_NAMES) {
+		fprintf(stderr, "test_util: more than %d names\n", T_MAX_NAMES);
+		abort();
 	}
-	return name;
+	snprintf(t_names[t_nnames], sizeof(t_names[0]), "%s", name);
+	return t_names[t_nnames++];
 }
 
 /* A fresh POSIX name unique to this process: "nshmt-<tag>-<pid>-<n>". */

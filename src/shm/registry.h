@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_SHM_REGISTRY_H
+#define NSHM_SHM_REGISTRY_H
+
+/*
+ * Process-local tables of open handles and live mappings. They let every
+ * call check a handle or an address before touching it (a double close, a
+ * foreign address or a detached one are errors, never a use-after-free),
+ * and let the higher layers map an address back to its segment.
+ *
+ * Lock-free hash tables from liburcu; entries are freed with call_rcu so a
+ * concurrent lookup never reads freed memory.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <urcu-bp.h>
+#include <urcu/rculfhash.h>
+
+struct nshm__mapping {
+	void *area;	/* what attach returned (key) */
+	void *base;	/* start of the mapping: the header page */
+	size_t len;	/* bytes mapped (munmap) */
+	uint64_t owner; /* serial of the handle that made it */
+	uint64_t cookie; /* from the sync layer's attached hook */
+	int backend;
+	bool readonly;
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+};
+
+/* Entry for an open handle; embedded in struct nshm_seg. */
+struct nshm__handle_node {
+	const void *key;
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+};
+
+int nshm__reg_init(void);
+
+/* Handles. */
+void nshm__reg_add_handle(struct nshm__handle_node *h, const void *key);
+/* @return true while @key is an open handle. Call under rcu_read_lock(). */
+bool nshm__reg_handle_live(const void *key);
+/* Unlink the handle; @return 0, or -EBADF if it was not open. */
+int nshm__reg_del_handle(const void *key, struct nshm__handle_node **h);
+
+/* Mappings. */
+void nshm__reg_add_map(struct nshm__mapping *m);
+/* Look up @area. Call under rcu_read_lock(); valid until the unlock. */
+struct nshm__mapping *nshm__reg_find_map(void *area);
+/* Unlink @m; @return 0, or -EINVAL if another thread unlinked it first. */
+int nshm__reg_del_map(struct nshm__mapping *m);
+/* Iterate over live mappings; under rcu_read_lock(). */
+struct cds_lfht *nshm__reg_maps(void);
+#define nshm__reg_for_each_map(it, m) \
+	cds_lfht_for_each_entry(nshm__reg_maps(), it, m, node)
+
+/* Free @p after a grace period. */
+void nshm__reg_free_later(struct rcu_head *head, void (*fn)(struct rcu_head *));
+
+#endif
