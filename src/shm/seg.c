@@ -372,6 +372,27 @@ static int file_prepare(struct nshm_seg *seg, int fd)
 }
 
 /*
+ * An O_TMPFILE descriptor keeps its "#inode (deleted)" name in
+ * /proc/<pid>/maps even after linkat(). Swap it for one opened by the name,
+ * if that is still the same file, so tools see who maps which segment.
+ */
+static int reopen_by_name(int fd, int dfd, const char *leaf)
+{
+	struct stat a, b;
+	int nfd = openat(dfd, leaf, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+
+	if (nfd < 0)
+		return fd;
+	if (fstat(fd, &a) == 0 && fstat(nfd, &b) == 0 && a.st_ino == b.st_ino &&
+	    a.st_dev == b.st_dev) {
+		close(fd);
+		return nfd;
+	}
+	close(nfd);
+	return fd;
+}
+
+/*
  * Create the file atomically. @return 0 (created; seg->fd set), -EEXIST, or
  * another error. Nothing is left behind on failure.
  */
@@ -392,7 +413,7 @@ static int file_create(struct nshm_seg *seg, int dfd)
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		if (linkat(AT_FDCWD, proc, dfd, seg->nm.leaf,
 			   AT_SYMLINK_FOLLOW) == 0) {
-			seg->fd = fd;
+			seg->fd = reopen_by_name(fd, dfd, seg->nm.leaf);
 			return 0;
 		}
 		ret = errno;
@@ -458,6 +479,11 @@ static int file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
 					 seg->nm.canon, strerrordesc_np(errno));
 		/* A plain copy: the atomic is only read from our own buffer. */
 		memcpy(&state, h, sizeof(state));
+		/* Creators size the file in one step: 1..7 bytes is foreign. */
+		if (n > 0 && n < 8)
+			return nshm__err(-EBADMSG,
+					 "\"%s\" is %zd bytes: not an nshm segment",
+					 seg->nm.canon, n);
 		if (n >= 8 && h->magic != NSHM_SEG_MAGIC &&
 		    (h->magic != 0 || state != NSHM_SEG_INIT))
 			return nshm__err(-EBADMSG,

@@ -10,7 +10,7 @@
 #include "test_util.h"
 
 static const char *backends[] = { "posix", "sysv", "file" };
-#define BACKEND(state) (*(const char **)(state))
+#define BACKEND(state) (*(const char **)*(state))
 
 static void test_create_attach_write_reattach(void **state)
 {

@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Segments across real processes: create/open races (T4), creators killed
+ * while creating, data visible across processes, delete while another
+ * process is attached, read-only mappings in another process.
+ */
+#include <sched.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <nshm/shm.h>
+#include "test_util.h"
+
+static const char *backends[] = { "posix", "sysv", "file" };
+#define BACKEND(state) (*(const char **)*(state))
+
+/* Shared between the parent and its children (anonymous, not a segment). */
+struct race_ctl {
+	_Atomic(uint32_t) go;
+	_Atomic(uint32_t) errors;
+	_Atomic(uint32_t) created;
+	_Atomic(int32_t) first_error;
+};
+
+enum { RACE_SIZE = 65536 };
+
+static void race_child(struct race_ctl *ctl, const char *name, uint32_t round)
+{
+	_Atomic(uint32_t) *words;
+	struct nshm_seg *seg;
+	struct nshm_seg_info info;
+	int rc;
+
+	/* Start together: the more overlap, the better the test. */
+	while (atomic_load_explicit(&ctl->go, memory_order_acquire) != round)
+		sched_yield(); /* 8 children on 2 cores: let the others run */
+	rc = nshm_seg_open(name, RACE_SIZE, NSHM_CREATE, 0600, &seg);
+	if (rc == 0)
+		rc = nshm_seg_stat(seg, &info);
+	if (rc == 0 && info.size != RACE_SIZE)
+		rc = -1000; /* a half-made header would show here */
+	if (rc == 0 && info.created)
+		atomic_fetch_add_explicit(&ctl->created, 1,
+					  memory_order_relaxed);
+	if (rc == 0)
+		rc = nshm_seg_attach(seg, 0, (void **)&words);
+	if (rc == 0) {
+		/* Everyone counts in the same memory; the last word too. */
+		atomic_fetch_add_explicit(&words[0], 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&words[RACE_SIZE / 4 - 1], 1,
+					  memory_order_relaxed);
+		rc = nshm_seg_detach(seg, (void *)words);
+	}
+	if (rc == 0)
+		rc = nshm_seg_close(seg);
+	if (rc != 0) {
+		atomic_fetch_add_explicit(&ctl->errors, 1,
+					  memory_order_relaxed);
+		atomic_store_explicit(&ctl->first_error, rc,
+				      memory_order_relaxed);
+	}
+	_exit(rc == 0 ? 0 : 1);
+}
+
+/* T4: K processes open-or-create one name, R rounds. */
+static void test_create_open_race(void **state)
+{
+	const int K = 8;
+	const int R = (int)(30 * t_scale());
+	struct race_ctl *ctl;
+	int signalled = 0, hung = 0;
+
+	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(ctl != MAP_FAILED);
+	const char *name = t_name_in(BACKEND(state), "race");
+
+	for (int r = 1; r <= R; r++) {
+		_Atomic(uint32_t) *words;
+		struct nshm_seg *seg;
+		pid_t pids[8];
+
+		atomic_store(&ctl->created, 0);
+		for (int k = 0; k < K; k++) {
+			pids[k] = fork();
+			assert_true(pids[k] >= 0);
+			if (pids[k] == 0)
+				race_child(ctl, name, (uint32_t)r);
+		}
+		atomic_store_explicit(&ctl->go, (uint32_t)r,
+				      memory_order_release);
+		for (int k = 0; k < K; k++) {
+			int st = t_wait(pids[k], 10000);
+
+			if (st == -1)
+				hung++;
+			else if (WIFSIGNALED(st))
+				signalled++; /* SIGBUS, SIGSEGV */
+		}
+		/* Exactly one creator; everyone used the same memory. */
+		assert_int_equal(atomic_load(&ctl->created), 1);
+		assert_int_equal(nshm_seg_open(name, 0, 0, 0, &seg), 0);
+		assert_int_equal(nshm_seg_attach(seg, 0, (void **)&words), 0);
+		assert_int_equal(atomic_load(&words[0]),
+				 (uint32_t)K - atomic_load(&ctl->errors));
+		assert_int_equal(atomic_load(&words[RACE_SIZE / 4 - 1]),
+				 atomic_load(&words[0]));
+		assert_int_equal(nshm_seg_detach(seg, (void *)words), 0);
+		assert_int_equal(nshm_seg_close(seg), 0);
+		assert_int_equal(nshm_seg_delete(name), 0);
+		if (atomic_load(&ctl->errors) != 0)
+			fail_msg("round %d: %u errors, first %d (%s)", r,
+				 atomic_load(&ctl->errors),
+				 atomic_load(&ctl->first_error),
+				 nshm_strerror(atomic_load(&ctl->first_error)));
+	}
+	printf("# T4 %s: rounds=%d procs=%d half_init=0 sigbus=%d hung=%d errors=%u\n",
+	       BACKEND(state), R, K, signalled, hung, atomic_load(&ctl->errors));
+	assert_int_equal(signalled, 0);
+	assert_int_equal(hung, 0);
+	munmap(ctl, sizeof(*ctl));
+}
+
+/*
+ * A creator SIGKILLed at a random moment leaves either nothing or a
+ * complete segment; never a half-made one that blocks the name.
+ */
+static void test_creator_killed(void **state)
+{
+	const int N = (int)(40 * t_scale());
+	int nothing = 0, complete = 0, debris = 0;
+	unsigned seed = (unsigned)getpid();
+
+	const char *name = t_name_in(BACKEND(state), "kill");
+
+	for (int i = 0; i < N; i++) {
+		struct nshm_seg *seg;
+		pid_t pid;
+		int rc;
+
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			nshm_seg_open(name, 4 << 20, NSHM_CREATE | NSHM_EXCL,
+				      0, &seg);
+			pause();
+			_exit(0);
+		}
+		usleep(rand_r(&seed) % 3000);
+		kill(pid, SIGKILL);
+		t_wait(pid, 5000);
+
+		rc = nshm_seg_open(name, 0, 0, 0, &seg);
+		if (rc == 0) {
+			complete++;
+			assert_int_equal(nshm_seg_size(seg), 4 << 20);
+			assert_int_equal(nshm_seg_close(seg), 0);
+		} else if (rc == -ENOENT) {
+			nothing++;
+		} else {
+			/* Only a SysV creator can leave debris; it says so. */
+			assert_string_equal(BACKEND(state), "sysv");
+			assert_int_equal(rc, -ETIMEDOUT);
+			debris++;
+		}
+		/* Whatever was left, the name can be created again. */
+		assert_int_equal(nshm_seg_open(name, 4096, NSHM_CREATE, 0, &seg),
+				 0);
+		assert_int_equal(nshm_seg_close(seg), 0);
+		assert_int_equal(nshm_seg_delete(name), 0);
+	}
+	printf("# creator-killed %s: trials=%d nothing=%d complete=%d sysv_debris_replaced=%d half_made=0\n",
+	       BACKEND(state), N, nothing, complete, debris);
+}
+
+/* Data written by one process is read by another that opened by name. */
+static void test_cross_process_data(void **state)
+{
+	const char *name = t_name_in(BACKEND(state), "data");
+	struct nshm_seg *seg;
+	uint32_t *w;
+	pid_t pid;
+
+	assert_int_equal(nshm_seg_open(name, 1 << 20, NSHM_CREATE, 0, &seg), 0);
+	assert_int_equal(nshm_seg_attach(seg, 0, (void **)&w), 0);
+	for (uint32_t i = 0; i < (1 << 18); i++)
+		w[i] = i * 2654435761u;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct nshm_seg *s2;
+		uint32_t *r;
+		int ok = 1;
+
+		/* A fresh open by name, as an unrelated process would. */
+		if (nshm_seg_open(name, 0, 0, 0, &s2) != 0 ||
+		    nshm_seg_attach(s2, 0, (void **)&r) != 0)
+			_exit(2);
+		for (uint32_t i = 0; i < (1 << 18); i++)
+			ok &= r[i] == i * 2654435761u;
+		for (uint32_t i = 0; i < (1 << 18); i++)
+			r[i] = ~r[i];
+		_exit(ok ? 0 : 1);
+	}
+	assert_true(t_exited_ok(t_wait(pid, 10000)));
+	for (uint32_t i = 0; i < (1 << 18); i++)
+		if (w[i] != ~(i * 2654435761u))
+			fail_msg("word %u not written by the child", i);
+	assert_int_equal(nshm_seg_detach(seg, w), 0);
+	assert_int_equal(nshm_seg_close(seg), 0);
+	assert_int_equal(nshm_seg_delete(name), 0);
+}
+
+/* Delete while another process is attached: it keeps working. */
+static void test_delete_while_other_attached(void **state)
+{
+	const char *name = t_name_in(BACKEND(state), "delx");
+	_Atomic(uint32_t) *w;
+	struct nshm_seg *seg;
+	pid_t pid;
+
+	assert_int_equal(nshm_seg_open(name, 4096, NSHM_CREATE, 0, &seg), 0);
+	assert_int_equal(nshm_seg_attach(seg, 0, (void **)&w), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct nshm_seg *s2;
+		_Atomic(uint32_t) *r;
+
+		if (nshm_seg_open(name, 0, 0, 0, &s2) != 0 ||
+		    nshm_seg_attach(s2, 0, (void **)&r) != 0)
+			_exit(2);
+		atomic_store(&r[1], 1); /* attached */
+		while (atomic_load(&r[0]) != 1) /* wait for the delete */
+			usleep(100);
+		atomic_store(&r[2], 0xfeed); /* still works */
+		_exit(0);
+	}
+	while (atomic_load(&w[1]) != 1)
+		usleep(100);
+	assert_int_equal(nshm_seg_delete(name), 0);
+	assert_int_equal(nshm_seg_open(name, 0, 0, 0,
+				       &(struct nshm_seg *){ NULL }),
+			 -ENOENT);
+	atomic_store(&w[0], 1);
+	assert_true(t_exited_ok(t_wait(pid, 10000)));
+	assert_int_equal(atomic_load(&w[2]), 0xfeed);
+	assert_int_equal(nshm_seg_detach(seg, (void *)w), 0);
+	assert_int_equal(nshm_seg_close(seg), 0);
+}
+
+/* A read-only attach in another process faults on write. */
+static void test_readonly_other_process(void **state)
+{
+	const char *name = t_name_in(BACKEND(state), "rox");
+	struct nshm_seg *seg;
+	unsigned char *w;
+	int status;
+	pid_t pid;
+
+	assert_int_equal(nshm_seg_open(name, 4096, NSHM_CREATE, 0644, &seg),
+			 0);
+	assert_int_equal(nshm_seg_attach(seg, 0, (void **)&w), 0);
+	w[0] = 5;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct nshm_seg *s2;
+		volatile unsigned char *r;
+
+		signal(SIGSEGV, SIG_DFL);
+		if (nshm_seg_open(name, 0, 0, 0, &s2) != 0 ||
+		    nshm_seg_attach(s2, NSHM_READONLY, (void **)&r) != 0)
+			_exit(2);
+		if (r[0] != 5)
+			_exit(3);
+		r[0] = 6; /* faults */
+		_exit(0);
+	}
+	status = t_wait(pid, 5000);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGSEGV);
+	assert_int_equal(w[0], 5);
+	assert_int_equal(nshm_seg_detach(seg, w), 0);
+	assert_int_equal(nshm_seg_close(seg), 0);
+	assert_int_equal(nshm_seg_delete(name), 0);
+}
+
+#define PER_BACKEND(fn)                                              \
+	{ #fn "/posix", fn, NULL, NULL, (void *)&backends[0] },      \
+		{ #fn "/sysv", fn, NULL, NULL, (void *)&backends[1] }, \
+		{ #fn "/file", fn, NULL, NULL, (void *)&backends[2] }
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		PER_BACKEND(test_create_open_race),
+		PER_BACKEND(test_creator_killed),
+		PER_BACKEND(test_cross_process_data),
+		PER_BACKEND(test_delete_while_other_attached),
+		PER_BACKEND(test_readonly_other_process),
+	};
+
+	setenv("NSHM_INIT_TIMEOUT_MS", "2000", 1);
+	return cmocka_run_group_tests_name("shm/multiproc", tests, NULL, NULL);
+}
