@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install the build tree into a scratch prefix, then build and run an outside
+# program against it with pkg-config (nshm), with CMake find_package(nshm),
+# and check the NSPR compat package is found the same ways.
+set -euo pipefail
+build=$1 src=$2 san=${3:-}
+prefix=$(mktemp -d /tmp/nshmt-prefix-XXXXXX)
+work=$(mktemp -d /tmp/nshmt-consumer-XXXXXX)
+trap 'rm -rf "$prefix" "$work"' EXIT
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$(dirname "$(find "$prefix" -name 'nshm.pc' | head -1)")/..
+test -f "$libdir/pkgconfig/nshm.pc"
+test -f "$libdir/pkgconfig/nshm-nspr.pc"
+test -f "$libdir/cmake/nshm/nshmConfig.cmake"
+test -f "$prefix/include/nshm/shm.h"
+export PKG_CONFIG_PATH=$libdir/pkgconfig
+export LD_LIBRARY_PATH=$libdir
+
+flags=()
+if [ -n "$san" ]; then
+	flags=(-fsanitize="${san//;/,}")
+fi
+name="nshmt-consumer-$$"
+
+# 1. pkg-config, shared
+${CC:-cc} "${flags[@]}" -o "$work/pc" "$src/consumer.c" $(pkg-config --cflags --libs nshm)
+"$work/pc" "$name-a"
+# 2. pkg-config, static
+${CC:-cc} "${flags[@]}" -DNSHM_STATIC -o "$work/pc-static" "$src/consumer.c" \
+	$(pkg-config --static --cflags nshm) "$libdir/libnshm.a" $(pkg-config --static --libs-only-l nshm | sed 's/-lnshm//')
+"$work/pc-static" "$name-b"
+if ldd "$work/pc-static" | grep -q libnshm; then
+	echo "static consumer links libnshm.so" >&2
+	exit 1
+fi
+# 3. CMake find_package(nshm), both targets
+cmake -S "$src" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
+	-DCMAKE_C_FLAGS="${flags[*]}" >/dev/null
+cmake --build "$work/cmake" >/dev/null
+"$work/cmake/consumer" "$name-c"
+"$work/cmake/consumer_static" "$name-d"
+"$work/cmake/consumer_nspr" "$name-e"
+echo "install consumers: pkg-config shared+static, cmake nshm::nshm, nshm::nshm_static, nshm::nshm-nspr: ok"
