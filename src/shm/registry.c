@@ -119,7 +119,21 @@ void nshm__reg_free_later(struct rcu_head *head, void (*fn)(struct rcu_head *))
 	call_rcu(head, fn);
 }
 
-struct cds_lfht *nshm__reg_maps(void)
+unsigned int nshm__reg_count_maps(uint64_t owner)
 {
-	return mappings;
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	unsigned int n = 0;
+
+	/*
+	 * Not cds_lfht_for_each_entry(): it applies container_of to the
+	 * final NULL, which UBSan rightly reports.
+	 */
+	cds_lfht_first(mappings, &it);
+	while ((node = cds_lfht_iter_get_node(&it)) != NULL) {
+		n += caa_container_of(node, struct nshm__mapping, node)->owner ==
+		     owner;
+		cds_lfht_next(mappings, &it);
+	}
+	return n;
 }

@@ -53,10 +53,8 @@ void nshm__reg_add_map(struct nshm__mapping *m);
 struct nshm__mapping *nshm__reg_find_map(void *area);
 /* Unlink @m; @return 0, or -EINVAL if another thread unlinked it first. */
 int nshm__reg_del_map(struct nshm__mapping *m);
-/* Iterate over live mappings; under rcu_read_lock(). */
-struct cds_lfht *nshm__reg_maps(void);
-#define nshm__reg_for_each_map(it, m) \
-	cds_lfht_for_each_entry(nshm__reg_maps(), it, m, node)
+/* How many live mappings @owner made. Call under rcu_read_lock(). */
+unsigned int nshm__reg_count_maps(uint64_t owner);
 
 /* Free @p after a grace period. */
 void nshm__reg_free_later(struct rcu_head *head, void (*fn)(struct rcu_head *));

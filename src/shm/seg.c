@@ -1127,10 +1127,6 @@ size_t nshm_seg_size(const struct nshm_seg *seg)
 
 int nshm_seg_stat(const struct nshm_seg *seg, struct nshm_seg_info *info)
 {
-	struct nshm__mapping *m;
-	struct cds_lfht_iter it;
-	unsigned int n = 0;
-
 	nshm__err_clear();
 	seg = handle_get(seg);
 	if (seg == NULL)
@@ -1148,10 +1144,8 @@ int nshm_seg_stat(const struct nshm_seg *seg, struct nshm_seg_info *info)
 	info->mode = seg->mode;
 	info->creator_pid = seg->creator_pid;
 	rcu_read_lock();
-	nshm__reg_for_each_map(&it, m)
-		n += m->owner == seg->serial;
+	info->attached = nshm__reg_count_maps(seg->serial);
 	rcu_read_unlock();
-	info->attached = n;
 	snprintf(info->name, sizeof(info->name), "%s", seg->nm.canon);
 	return 0;
 }
