@@ -150,6 +150,17 @@ static inline int t_exited_ok(int status)
 	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/*
+ * Run a test once per backend: PER_BACKEND(fn) in the CMUnitTest table,
+ * BACKEND(state) in the test for "posix", "sysv" or "file".
+ */
+static const char *const t_backends[] = { "posix", "sysv", "file" };
+#define BACKEND(state) (*(const char *const *)*(state))
+#define PER_BACKEND(fn)                                                 \
+	{ #fn "/posix", fn, NULL, NULL, (void *)&t_backends[0] },       \
+		{ #fn "/sysv", fn, NULL, NULL, (void *)&t_backends[1] }, \
+		{ #fn "/file", fn, NULL, NULL, (void *)&t_backends[2] }
+
 /* Environment knob for stress sizes: NSHM_TEST_SCALE (default 1). */
 static inline double t_scale(void)
 {

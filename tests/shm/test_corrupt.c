@@ -90,9 +90,18 @@ static int open_rc(const char *name)
 	return rc;
 }
 
+/* Write @h sealed with a valid checksum; opening must fail with @err. */
+static void expect_forged(const char *name, const char *path,
+			  struct nshm_seg_hdr *h, int err)
+{
+	reseal(h);
+	write_hdr(path, h);
+	assert_int_equal(open_rc(name), err);
+}
+
 static void test_foreign_files(void **state)
 {
-	const char *backend = *(const char **)*state;
+	const char *backend = BACKEND(state);
 	unsigned char junk[8192];
 	char path[512];
 	const char *name;
@@ -137,7 +146,7 @@ static void test_foreign_files(void **state)
 
 static void test_corrupt_headers(void **state)
 {
-	const char *backend = *(const char **)*state;
+	const char *backend = BACKEND(state);
 	struct nshm_seg_hdr good, h;
 	char path[512];
 	const char *name = t_name_in(backend, "hdr");
@@ -150,9 +159,7 @@ static void test_corrupt_headers(void **state)
 	/* Another layout version, properly sealed: -EPROTO. */
 	h = good;
 	h.layout = (h.layout & ~0xffu) | (NSHM_SEG_VERSION + 1);
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -EPROTO);
+	expect_forged(name, path, &h, -EPROTO);
 	assert_non_null(strstr(nshm_errdetail(), "version"));
 
 	/* A flipped byte: checksum mismatch. */
@@ -168,51 +175,35 @@ static void test_corrupt_headers(void **state)
 	for (size_t i = 0; i < 4; i++) {
 		h = good;
 		h.user_size = bad_user[i];
-		reseal(&h);
-		write_hdr(path, &h);
-		assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+		expect_forged(name, path, &h, -NSHM_ECORRUPT);
 	}
 	const uint32_t bad_page[] = { 0, 3, 1024, 1u << 31 };
 	for (size_t i = 0; i < 4; i++) {
 		h = good;
 		h.page_size = bad_page[i];
-		reseal(&h);
-		write_hdr(path, &h);
-		assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+		expect_forged(name, path, &h, -NSHM_ECORRUPT);
 	}
 	h = good;
 	h.hdr_size = 8192;
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+	expect_forged(name, path, &h, -NSHM_ECORRUPT);
 	h = good;
 	h.map_size += 1; /* not a page multiple */
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+	expect_forged(name, path, &h, -NSHM_ECORRUPT);
 	h = good;
 	h.backend = NSHM_BACKEND_SYSV; /* says it is another backend */
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+	expect_forged(name, path, &h, -NSHM_ECORRUPT);
 	h = good;
 	h.name_len = 4000;
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+	expect_forged(name, path, &h, -NSHM_ECORRUPT);
 	h = good;
 	memset(h.name, 'x', sizeof(h.name)); /* no terminator */
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -NSHM_ECORRUPT);
+	expect_forged(name, path, &h, -NSHM_ECORRUPT);
 
 	/* A header claiming more than the file holds: truncated. */
 	h = good;
 	h.map_size = good.map_size * 4;
 	h.user_size = good.map_size * 2;
-	reseal(&h);
-	write_hdr(path, &h);
-	assert_int_equal(open_rc(name), -NSHM_ETRUNCATED);
+	expect_forged(name, path, &h, -NSHM_ETRUNCATED);
 
 	/* The state word: garbage, poisoned. */
 	h = good;
@@ -233,7 +224,7 @@ static void test_corrupt_headers(void **state)
 /* Another process shrinks the file: open and attach refuse, no SIGBUS. */
 static void test_truncated(void **state)
 {
-	const char *backend = *(const char **)*state;
+	const char *backend = BACKEND(state);
 	const char *name = t_name_in(backend, "trunc");
 	struct nshm_seg *seg;
 	char path[512];
@@ -263,7 +254,7 @@ static void test_truncated(void **state)
 /* Special files at the name: refused without blocking or following. */
 static void test_special_files(void **state)
 {
-	const char *backend = *(const char **)*state;
+	const char *backend = BACKEND(state);
 	const char *name, *target_name;
 	char path[600], target[512];
 	unsigned char before[4096], after[4096];

@@ -9,8 +9,6 @@
 #include <nshm/shm.h>
 #include "test_util.h"
 
-static const char *backends[] = { "posix", "sysv", "file" };
-#define BACKEND(state) (*(const char **)*(state))
 
 static void test_create_attach_write_reattach(void **state)
 {
@@ -367,11 +365,6 @@ static void test_strerror(void **state)
 	assert_non_null(nshm_strerror(-99999));
 	assert_non_null(nshm_strerror(-NSHM_EBASE));
 }
-
-#define PER_BACKEND(fn)                                              \
-	{ #fn "/posix", fn, NULL, NULL, (void *)&backends[0] },      \
-		{ #fn "/sysv", fn, NULL, NULL, (void *)&backends[1] }, \
-		{ #fn "/file", fn, NULL, NULL, (void *)&backends[2] }
 
 int main(void)
 {

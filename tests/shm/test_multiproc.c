@@ -10,8 +10,6 @@
 #include <nshm/shm.h>
 #include "test_util.h"
 
-static const char *backends[] = { "posix", "sysv", "file" };
-#define BACKEND(state) (*(const char **)*(state))
 
 /* Shared between the parent and its children (anonymous, not a segment). */
 struct race_ctl {
@@ -285,11 +283,6 @@ static void test_readonly_other_process(void **state)
 	assert_int_equal(nshm_seg_close(seg), 0);
 	assert_int_equal(nshm_seg_delete(name), 0);
 }
-
-#define PER_BACKEND(fn)                                              \
-	{ #fn "/posix", fn, NULL, NULL, (void *)&backends[0] },      \
-		{ #fn "/sysv", fn, NULL, NULL, (void *)&backends[1] }, \
-		{ #fn "/file", fn, NULL, NULL, (void *)&backends[2] }
 
 int main(void)
 {
