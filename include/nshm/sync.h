@@ -28,7 +28,10 @@ extern "C" {
 
 /* ---- deadlines -------------------------------------------------------- */
 
-/** Set @p ts to now + @p ns on CLOCK_MONOTONIC. @return @p ts. */
+/**
+ * Set @p ts to now + @p ns on CLOCK_MONOTONIC (saturating).
+ * @return @p ts (NULL if @p ts is NULL).
+ */
 NSHM_API struct timespec *nshm_deadline_in(struct timespec *ts, uint64_t ns);
 
 /* ---- robust mutex ----------------------------------------------------- */
@@ -44,75 +47,197 @@ struct nshm_mutex {
 	uint32_t reserved;
 } __attribute__((aligned(64)));
 
-/** Initialise @p m in place. @return 0 or a negative errno. */
+/**
+ * Initialise @p m in place (must be 64-byte aligned).
+ * @return 0, -EINVAL, or a negative errno from pthread.
+ */
 NSHM_API int nshm_mutex_init(struct nshm_mutex *m);
 
 /**
- * Lock, waiting until @p deadline (absolute CLOCK_MONOTONIC, NULL = forever).
+ * Lock, waiting until @p deadline (absolute CLOCK_MONOTONIC, NULL = forever;
+ * a deadline already past means "try once").
  *
  * @return 0; -EOWNERDEAD: the previous owner died holding it, you now hold
  *         it, repair the protected state and call nshm_mutex_consistent()
- *         before unlocking (unlocking without it makes the mutex
- *         -ENOTRECOVERABLE for everyone); -ETIMEDOUT; -ENOTRECOVERABLE;
- *         -EDEADLK (this thread holds it already).
+ *         before unlocking; -ETIMEDOUT; -ENOTRECOVERABLE (an earlier owner
+ *         unlocked after -EOWNERDEAD without repairing: recreate the
+ *         segment); -EDEADLK (this thread holds it already); -EINVAL (NULL,
+ *         malformed deadline); -ENOLCK (this thread holds 16 nshm mutexes,
+ *         or the process 1024).
  */
 NSHM_API int nshm_mutex_lock(struct nshm_mutex *m,
 			     const struct timespec *deadline);
 
-/** @return 0, -EBUSY, -EOWNERDEAD, -ENOTRECOVERABLE. */
+/** @return 0, -EBUSY, -EOWNERDEAD, -ENOTRECOVERABLE, -EDEADLK, -EINVAL. */
 NSHM_API int nshm_mutex_trylock(struct nshm_mutex *m);
 
-/** Mark the state repaired after -EOWNERDEAD. @return 0 or -EINVAL. */
+/**
+ * Mark the state repaired after -EOWNERDEAD; bumps @p m->generation.
+ * @return 0, or -EINVAL (NULL, or not held by this thread after
+ *         -EOWNERDEAD).
+ */
 NSHM_API int nshm_mutex_consistent(struct nshm_mutex *m);
 
-/** @return 0 or -EPERM (not held by this thread). */
+/**
+ * Unlock. While this process holds a mutex that lives in a mapping, that
+ * mapping cannot be detached (nshm_seg_detach() returns -EBUSY).
+ *
+ * @return 0; -EPERM (not held by this thread); -EINVAL (NULL);
+ *         -ENOTRECOVERABLE: it was held after -EOWNERDEAD and
+ *         nshm_mutex_consistent() was not called: it is unlocked, and is
+ *         now unrecoverable for everyone (never silently).
+ */
 NSHM_API int nshm_mutex_unlock(struct nshm_mutex *m);
 
 /* ---- futex ------------------------------------------------------------ */
 
 /**
  * Sleep while *@p word == @p expected (shared futex, never PRIVATE).
- * EINTR and spurious wake-ups are absorbed.
+ * EINTR and spurious wake-ups are absorbed: it returns only once the word
+ * differs or the deadline passed.
  *
- * @return 0 once the word differs (or a wake-up came), -ETIMEDOUT, or
- *         another negative errno (-EFAULT, -EINVAL).
+ * @return 0 once the word differs, -ETIMEDOUT (at once, with no system call,
+ *         for a past deadline), -EINVAL (NULL or misaligned @p word,
+ *         malformed deadline), or another negative errno (-EFAULT).
  */
 NSHM_API int nshm_futex_wait(_Atomic(uint32_t) *word, uint32_t expected,
 			     const struct timespec *deadline);
 
-/** Wake up to @p n waiters. @return how many woke, or a negative errno. */
+/**
+ * Wake up to @p n (> 0; INT_MAX for all) waiters.
+ * @return how many woke, or -EINVAL, -EFAULT.
+ */
 NSHM_API int nshm_futex_wake(_Atomic(uint32_t) *word, int n);
 
 /* ---- event count ------------------------------------------------------ */
 
 /*
- * Waiter:   key = nshm_event_prepare(ev);
- *           if (!condition()) nshm_event_wait(ev, key, deadline);
- * Notifier: make condition() true (any store), then nshm_event_notify(ev).
- * If prepare happens before notify, the wait returns at once: no wake-up is
- * lost. notify makes no system call when nobody is waiting.
+ * An event count ("doorbell"): a way to sleep until some condition held in
+ * shared memory becomes true, without a system call on the notify side when
+ * nobody sleeps, and without lost wake-ups.
+ *
+ * Waiter:   key = nshm_event_prepare(ev);    (announce: sets WAITERS)
+ *           if (!condition())                (re-check AFTER announcing)
+ *                   nshm_event_wait(ev, key, deadline);
+ *           (loop: re-check condition(), prepare again, ...)
+ * Notifier: make condition() true (any store, typically a release store),
+ *           then nshm_event_notify(ev).
+ *
+ * Guarantee: if prepare happens before notify, the wait returns at once;
+ * if notify happens before prepare, the waiter's re-check sees the
+ * condition. Either way no wake-up is lost.
+ *
+ * The word is epoch << 1 | WAITERS. prepare sets WAITERS; a notify that
+ * sees WAITERS bumps the epoch, clears the bit and wakes every sleeper;
+ * a notify that does not see it is one fence, one load and one branch.
+ * A waiter that dies (or times out) between prepare and wait leaves the bit
+ * set: the next notify pays one wasted FUTEX_WAKE and clears it, so there is
+ * no permanent leak (unlike a waiter count).
  */
 struct nshm_event {
-	_Atomic(uint32_t) word; /* epoch << 1 | WAITERS bit */
+	_Atomic(uint32_t) word; /* epoch << 1 | NSHM_EVENT_WAITERS */
 };
 
-/* How a waiter waits: spin, then sched_yield(), then park on the futex. */
+#define NSHM_EVENT_WAITERS 1u
+
+/*
+ * How nshm_event_await() waits: poll ready() @spins times with a CPU pause,
+ * then @yields times with sched_yield(), then park on the futex (after the
+ * prepare / re-check protocol above) in slices of at most @park_slice_ms.
+ * After every slice that ended without a notify, @check (if set) is called
+ * with await's @arg; a negative return ends the wait with that value (the
+ * rings use it to stop waiting for a dead peer: -NSHM_EPEERDEAD).
+ * Zero-initialised fields mean: no spinning, no yielding, 100 ms slices,
+ * no check. Pass NULL for NSHM_WAIT_DEFAULT.
+ */
 struct nshm_wait_strategy {
-	uint32_t spins;	 /* busy polls before yielding (0: none) */
-	uint32_t yields; /* sched_yield() polls before parking (0: none) */
+	uint32_t spins;		/* busy polls before yielding (0: none) */
+	uint32_t yields;	/* sched_yield() polls before parking (0: none) */
+	uint32_t park_slice_ms; /* max sleep before check() runs (0: 100 ms) */
+	uint32_t reserved;	/* 0 */
+	int (*check)(void *arg); /* optional: < 0 aborts the wait */
 };
 
+/* What a NULL strategy means: spin 200, yield 20, 100 ms slices. */
+#define NSHM_WAIT_SPINS_DEFAULT 200u
+#define NSHM_WAIT_YIELDS_DEFAULT 20u
+#define NSHM_WAIT_SLICE_MS_DEFAULT 100u
+
+/** Initialise @p ev (epoch 0, no waiters). */
 NSHM_API void nshm_event_init(struct nshm_event *ev);
-NSHM_API uint32_t nshm_event_prepare(struct nshm_event *ev);
-/** @return 0 (notified or epoch moved), -ETIMEDOUT, or a negative errno. */
-NSHM_API int nshm_event_wait(struct nshm_event *ev, uint32_t key,
-			     const struct timespec *deadline);
-NSHM_API void nshm_event_notify(struct nshm_event *ev);
 
 /**
- * Wait until @p ready(@p arg) is true, following @p ws (NULL: a default).
- * @return 0, -ETIMEDOUT, or the first negative value @p ready's companion
- *         check returned (see nshm/ring.h for peer checks).
+ * Announce a waiter (sets NSHM_EVENT_WAITERS) and return the key to pass to
+ * nshm_event_wait(). Re-check your condition after this call.
+ */
+NSHM_API uint32_t nshm_event_prepare(struct nshm_event *ev);
+
+/**
+ * Sleep until a notify after the matching prepare, or @p deadline.
+ * EINTR and spurious wake-ups are absorbed.
+ *
+ * @return 0 (notified, or the epoch had already moved: re-check your
+ *         condition), -ETIMEDOUT (also at once for a past deadline),
+ *         -EINVAL (NULL @p ev, malformed deadline, or a @p key that
+ *         nshm_event_prepare() cannot have returned: WAITERS clear).
+ */
+NSHM_API int nshm_event_wait(struct nshm_event *ev, uint32_t key,
+			     const struct timespec *deadline);
+
+/** Out-of-line notify (FFI, dlsym, benchmarks): same as nshm_event_notify. */
+NSHM_API void nshm_event_notify_fn(struct nshm_event *ev);
+
+/** Slow path of nshm_event_notify(): bump the epoch and wake all. */
+NSHM_API void nshm_event_notify_slow(struct nshm_event *ev);
+
+/**
+ * Wake everyone waiting on @p ev. Call it after the store that makes the
+ * waiters' condition true. No system call unless a waiter announced itself.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define NSHM_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NSHM_TSAN 1
+#endif
+#endif
+
+static inline void nshm_event_notify(struct nshm_event *ev)
+{
+#ifndef NSHM_TSAN
+	/*
+	 * F1: pairs with F2 in nshm_event_prepare() (store-load / Dekker):
+	 * either this load sees WAITERS, or the waiter's re-check after
+	 * prepare sees the caller's store that made its condition true.
+	 */
+	atomic_thread_fence(memory_order_seq_cst);
+	/* Relaxed: ordered by F1; the slow path re-reads with a CAS. */
+	if (atomic_load_explicit(&ev->word, memory_order_relaxed) &
+	    NSHM_EVENT_WAITERS)
+		nshm_event_notify_slow(ev);
+#else
+	/*
+	 * ThreadSanitizer does not model fences: use an acq_rel RMW on the
+	 * word instead (R1T: pairs with A2T, the RMW in prepare). Both RMWs
+	 * are on one location, so either ours reads the waiter's WAITERS, or
+	 * the waiter's reads ours and acquires the caller's store.
+	 */
+	if (atomic_fetch_add_explicit(&ev->word, 0, memory_order_acq_rel) &
+	    NSHM_EVENT_WAITERS)
+		nshm_event_notify_slow(ev);
+#endif
+}
+
+/**
+ * Wait until @p ready(@p arg) returns true, following @p ws (NULL:
+ * NSHM_WAIT_DEFAULT). ready() is called often (every spin) and must be
+ * cheap and side-effect free; it must return true once the notifier's store
+ * is visible (use acquire loads in it to see the data behind it).
+ *
+ * @return 0 when ready() returned true; -ETIMEDOUT once @p deadline passed
+ *         (ready() is tried one last time first); the negative value
+ *         @p ws->check returned; -EINVAL (NULL @p ev or @p ready, malformed
+ *         deadline, nonzero reserved field).
  */
 NSHM_API int nshm_event_await(struct nshm_event *ev, bool (*ready)(void *),
 			      void *arg, const struct nshm_wait_strategy *ws,
@@ -121,21 +246,74 @@ NSHM_API int nshm_event_await(struct nshm_event *ev, bool (*ready)(void *),
 /* ---- peers ------------------------------------------------------------ */
 
 /*
- * Each mapping made by nshm_seg_attach() is a participant of its segment,
- * recorded in the segment's header page. A participant is identified by a
- * 64-bit id (slot and generation, so a reused slot is a new id).
+ * Each read-write mapping made by nshm_seg_attach() is a participant of its
+ * segment, recorded in the segment's header page (at most NSHM_PEER_MAX at
+ * once) from attach to detach. A participant is identified by a 64-bit id:
+ * generation << 32 | slot, so a reused slot is a new id. Read-only mappings
+ * cannot write the table: they are observers, not participants.
  * @p area is any address nshm_seg_attach() returned for that segment.
+ *
+ * Death is detected by a token the participant holds for as long as its
+ * mapping lives and that the kernel drops when the process dies, so it
+ * survives pid reuse and pid namespaces and does not depend on which thread
+ * attached:
+ *   POSIX / file segments: an open-file-description lock (F_OFD_SETLK) on
+ *     one byte per slot (at offset 2^40 + slot, beyond any data) of the
+ *     segment's file, held through a descriptor reopened from
+ *     /proc/self/fd (close-on-exec; closed in a forked child).
+ *   System V segments (no file): a robust mutex per slot, held by a
+ *     per-process keeper thread that lives as long as the process.
+ * pid and process start time are recorded for diagnostics only.
  */
 typedef uint64_t nshm_peer_t;
 
-/** Id of the participant that this mapping is. @return 0 or -EINVAL. */
+#define NSHM_PEER_MAX 32u
+
+/**
+ * Id of the participant that this mapping is.
+ * @return 0; -EINVAL (NULL, not an address attach returned); -EROFS (a
+ *         read-only mapping is no participant).
+ */
 NSHM_API int nshm_peer_self(void *area, nshm_peer_t *id);
 
-/** @return 1 alive, 0 dead or gone, or a negative errno. */
+/**
+ * Is participant @p id alive? No lock is taken; a live participant is never
+ * reported dead.
+ * @return 1 alive, 0 dead or gone (detached, reaped, slot reused), or
+ *         -EINVAL (bad @p area or a slot index >= NSHM_PEER_MAX),
+ *         -NSHM_ECORRUPT (the table entry in shared memory is corrupt),
+ *         -EOPNOTSUPP (a System V peer checked from a read-only mapping in
+ *         another pid namespace).
+ */
 NSHM_API int nshm_peer_alive(void *area, nshm_peer_t id);
 
-/** Reclaim the slots of dead participants. @return how many, or -errno. */
+/**
+ * Reclaim the slots of dead participants (and of corrupt entries nobody
+ * holds), under the segment's control mutex.
+ * @return how many were reclaimed, or -EINVAL, -EROFS (read-only mapping),
+ *         -ETIMEDOUT (the control mutex stayed busy for 5 s: a stuck
+ *         holder), -ENOTRECOVERABLE (the control block was poisoned).
+ */
 NSHM_API int nshm_peer_reap(void *area);
+
+/* One participant, for tools. */
+struct nshm_peer_info {
+	nshm_peer_t id;
+	int32_t pid;	      /* in the participant's pid namespace */
+	int32_t alive;	      /* nshm_peer_alive(): 1, 0 or -errno */
+	uint64_t start_ticks; /* /proc/<pid>/stat starttime (clock ticks) */
+	uint64_t attach_ns;   /* CLOCK_REALTIME at attach */
+	bool self;	      /* this mapping */
+	bool readonly;	      /* unused (observers are not listed): false */
+};
+
+/**
+ * List the participants of the segment @p area belongs to.
+ * @return how many there are (may exceed @p max; only @p max are written),
+ *         or -EINVAL.
+ */
+NSHM_API int nshm_peer_list(void *area, struct nshm_peer_info *out,
+			    unsigned int max);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,264 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Robust mutex: bad input, deadlines, owner death across processes (a loop
+ * of SIGKILLed holders), unrepaired unlock, detach refused while held.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include <nshm/shm.h>
+#include <nshm/sync.h>
+
+#include "test_util.h"
+#include "sync_test.h"
+
+struct shared {
+	struct nshm_mutex m;
+	alignas(64) _Atomic(uint32_t) ready;
+	uint32_t counter; /* protected by m */
+};
+
+struct fix {
+	struct nshm_seg *seg;
+	struct shared *sh;
+};
+
+static int setup(void **state)
+{
+	static struct fix f;
+
+	f.sh = st_segment(t_name("mutex"), 4096, &f.seg);
+	assert_int_equal(nshm_mutex_init(&f.sh->m), 0);
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fix *f = *state;
+
+	st_drop(f->seg, f->sh);
+	return 0;
+}
+
+static void test_bad_input(void **state)
+{
+	struct fix *f = *state;
+	struct timespec bad = { .tv_sec = 1, .tv_nsec = 1000000000L };
+	struct timespec neg = { .tv_sec = -1, .tv_nsec = 0 };
+
+	assert_int_equal(nshm_mutex_init(NULL), -EINVAL);
+	assert_int_equal(
+		nshm_mutex_init((struct nshm_mutex *)((char *)f->sh + 8)),
+		-EINVAL); /* not 64-byte aligned */
+	assert_int_equal(nshm_mutex_lock(NULL, NULL), -EINVAL);
+	assert_int_equal(nshm_mutex_trylock(NULL), -EINVAL);
+	assert_int_equal(nshm_mutex_unlock(NULL), -EINVAL);
+	assert_int_equal(nshm_mutex_consistent(NULL), -EINVAL);
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, &bad), -EINVAL);
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, &neg), -EINVAL);
+	/* Unlock of a mutex not held. */
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), -EPERM);
+	/* consistent() without -EOWNERDEAD. */
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), 0);
+	assert_int_equal(nshm_mutex_consistent(&f->sh->m), -EINVAL);
+	/* Relock by the same thread is reported, not a self-deadlock. */
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), -EDEADLK);
+	assert_int_equal(nshm_mutex_trylock(&f->sh->m), -EDEADLK);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), -EPERM);
+	assert_true(strlen(nshm_errdetail()) > 0);
+}
+
+static void *other_unlock(void *arg)
+{
+	return (void *)(intptr_t)nshm_mutex_unlock(arg);
+}
+
+static void test_unlock_by_other_thread(void **state)
+{
+	struct fix *f = *state;
+	pthread_t th;
+	void *rv;
+
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), 0);
+	assert_int_equal(pthread_create(&th, NULL, other_unlock, &f->sh->m),
+			 0);
+	assert_int_equal(pthread_join(th, &rv), 0);
+	assert_int_equal((int)(intptr_t)rv, -EPERM);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+}
+
+/* A child process holds the lock until told to go (or killed). */
+static pid_t hold_in_child(struct shared *sh, bool die_holding)
+{
+	pid_t pid;
+
+	atomic_store_explicit(&sh->ready, 0, memory_order_relaxed);
+	pid = st_fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (nshm_mutex_lock(&sh->m, NULL) != 0)
+			_exit(1);
+		/* Release: pairs with the parent's acquire in hold_wait(). */
+		atomic_store_explicit(&sh->ready, 1, memory_order_release);
+		nshm_futex_wake(&sh->ready, 1);
+		if (die_holding)
+			_exit(0); /* exit without unlocking */
+		for (;;)
+			pause(); /* until SIGKILL */
+	}
+	st_futex_wait_eq(&sh->ready, 1, 5000);
+	return pid;
+}
+
+static void test_deadlines(void **state)
+{
+	struct fix *f = *state;
+	struct timespec dl;
+	uint64_t t0, el;
+	pid_t pid = hold_in_child(f->sh, false);
+
+	/* Past deadline on a busy mutex: -ETIMEDOUT at once. */
+	dl.tv_sec = 0;
+	dl.tv_nsec = 0;
+	t0 = st_now_ns();
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, &dl), -ETIMEDOUT);
+	assert_true(st_now_ns() - t0 < 5000000u);
+	assert_int_equal(nshm_mutex_trylock(&f->sh->m), -EBUSY);
+	/* 50 ms deadline is honoured within scheduling slack. */
+	t0 = st_now_ns();
+	assert_int_equal(nshm_mutex_lock(&f->sh->m,
+					 nshm_deadline_in(&dl, 50000000u)),
+			 -ETIMEDOUT);
+	el = st_now_ns() - t0;
+	print_message("# timed lock: asked 50 ms, took %.3f ms\n", el / 1e6);
+	assert_true(el >= 50000000u && el < 150000000u);
+
+	kill(pid, SIGKILL);
+	assert_true(WIFSIGNALED(t_wait(pid, 5000)));
+	assert_int_equal(nshm_mutex_lock(&f->sh->m,
+					 nshm_deadline_in(&dl, 1000000000u)),
+			 -EOWNERDEAD);
+	assert_int_equal(nshm_mutex_consistent(&f->sh->m), 0);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+}
+
+static void test_owner_death_loop(void **state)
+{
+	struct fix *f = *state;
+	unsigned int trials = (unsigned int)(5000 * t_scale());
+	unsigned int owner_dead = 0, gen0;
+	uint64_t t0 = st_now_ns(), worst = 0;
+
+	gen0 = atomic_load_explicit(&f->sh->m.generation,
+				    memory_order_relaxed); /* single thread */
+	for (unsigned int i = 0; i < trials; i++) {
+		pid_t pid = hold_in_child(f->sh, (i % 4) == 3);
+		uint64_t t1;
+		int ret;
+
+		f->sh->counter = i; /* "protected state" the child held */
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		t1 = st_now_ns();
+		ret = nshm_mutex_lock(&f->sh->m, NULL);
+		if (ret == -EOWNERDEAD) {
+			owner_dead++;
+			assert_int_equal(f->sh->counter, i);
+			assert_int_equal(nshm_mutex_consistent(&f->sh->m), 0);
+		}
+		assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+		if (st_now_ns() - t1 > worst)
+			worst = st_now_ns() - t1;
+		assert_int_equal(ret, -EOWNERDEAD);
+	}
+	/* Healthy afterwards, and every repair was counted. */
+	assert_int_equal(nshm_mutex_trylock(&f->sh->m), 0);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+	assert_int_equal(atomic_load_explicit(&f->sh->m.generation,
+					      memory_order_relaxed) -
+				 gen0,
+			 trials);
+	print_message("# owner death: %u/%u trials recovered (-EOWNERDEAD), "
+		      "0 ENOTRECOVERABLE, %.1f us/trial, worst lock %.1f us\n",
+		      owner_dead, trials, (st_now_ns() - t0) / 1e3 / trials,
+		      worst / 1e3);
+}
+
+static void test_unrepaired_unlock_is_reported(void **state)
+{
+	struct fix *f = *state;
+	pid_t pid = hold_in_child(f->sh, true);
+
+	t_wait(pid, 5000);
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), -EOWNERDEAD);
+	/* No consistent(): the unlock says what it did. */
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), -ENOTRECOVERABLE);
+	assert_non_null(strstr(nshm_errdetail(), "consistent"));
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), -ENOTRECOVERABLE);
+	assert_int_equal(nshm_mutex_trylock(&f->sh->m), -ENOTRECOVERABLE);
+	/* Only re-initialisation (a new segment, in practice) helps. */
+	assert_int_equal(nshm_mutex_init(&f->sh->m), 0);
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), 0);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+}
+
+static void *lock_and_exit(void *arg)
+{
+	return (void *)(intptr_t)nshm_mutex_lock(arg, NULL);
+}
+
+static void test_thread_exit_holding(void **state)
+{
+	struct fix *f = *state;
+	pthread_t th;
+	void *rv;
+
+	assert_int_equal(pthread_create(&th, NULL, lock_and_exit, &f->sh->m),
+			 0);
+	assert_int_equal(pthread_join(th, &rv), 0);
+	assert_int_equal((int)(intptr_t)rv, 0);
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), -EOWNERDEAD);
+	assert_int_equal(nshm_mutex_consistent(&f->sh->m), 0);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+}
+
+static void test_detach_refused_while_held(void **state)
+{
+	struct fix *f = *state;
+	void *second = NULL;
+	struct shared *sh2;
+
+	/* A second mapping of the same segment, lock through it. */
+	assert_int_equal(nshm_seg_attach(f->seg, 0, &second), 0);
+	sh2 = second;
+	assert_int_equal(nshm_mutex_lock(&sh2->m, NULL), 0);
+	assert_int_equal(nshm_seg_detach(f->seg, second), -EBUSY);
+	/* The other mapping holds no lock of ours: it could go. */
+	assert_int_equal(nshm_mutex_unlock(&sh2->m), 0);
+	assert_int_equal(nshm_seg_detach(f->seg, second), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_bad_input, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_unlock_by_other_thread,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deadlines, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_owner_death_loop, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(
+			test_unrepaired_unlock_is_reported, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_thread_exit_holding,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_detach_refused_while_held, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("sync/mutex", tests, NULL, NULL);
+}
