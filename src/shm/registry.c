@@ -116,7 +116,17 @@ int nshm__reg_del_map(struct nshm__mapping *m)
 
 void nshm__reg_free_later(struct rcu_head *head, void (*fn)(struct rcu_head *))
 {
+#if defined(__SANITIZE_THREAD__)
+	/*
+	 * TSan cannot see liburcu's grace periods (the library is not
+	 * instrumented), so a free on the call_rcu thread looks like a race
+	 * with our own earlier accesses. Wait here instead: same guarantee.
+	 */
+	synchronize_rcu();
+	fn(head);
+#else
 	call_rcu(head, fn);
+#endif
 }
 
 unsigned int nshm__reg_count_maps(uint64_t owner)

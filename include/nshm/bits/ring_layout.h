@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_BITS_RING_LAYOUT_H
+#define NSHM_BITS_RING_LAYOUT_H
+
+/*
+ * Internal to nshm's public headers: do not include directly.
+ *
+ * The in-segment ring header: frozen ABI. Never reorder, only use reserved
+ * space, and bump NSHM_RING_VERSION for anything else. The header sits at
+ * offset 0 of the caller's area of the ring's own segment (page-aligned);
+ * the slots follow at config.slots_off. See doc/ring.md for the picture and
+ * the table of memory-order pairs.
+ *
+ * Indices are free-running uint64_t: tail counts every slot ever published,
+ * head every slot ever released, a slot is slots[idx & mask], the ring holds
+ * tail - head elements (0 <= tail - head <= capacity) and never wraps in
+ * practice (2^64); all comparisons still go through unsigned differences,
+ * so seeding the indices near 2^64 (the wrap test does) changes nothing.
+ * Because indices never wrap, pushed == tail and popped == head: the
+ * counters cost the fast path nothing.
+ *
+ * Lines (128 bytes each, so the adjacent-line prefetcher does not couple
+ * them):
+ *   0   config    immutable after the creator publishes ctl.state = READY
+ *   128 ctl       control plane: init state, who is producer/consumer
+ *   256 prod      written by the producer: tail + its rare-event counters;
+ *                 data_ev is the word a consumer parks on
+ *   384 cons      written by the consumer: head + its counters; space_ev
+ *                 is the word a producer parks on
+ *   512 ...       slots (aligned to max(128, element alignment))
+ */
+#if !defined(NSHM_INSIDE_RING_H)
+#error "include <nshm/ring.h> instead of <nshm/bits/ring_layout.h>"
+#endif
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <nshm/sync.h>
+#include <nshm/bits/compiler.h>
+
+#define NSHM_RING_MAGIC 0x474e5252u /* "RRNG" read as little-endian */
+#define NSHM_RING_VERSION 1u
+#define NSHM_RING_TYPE_NAME_MAX 63 /* bytes of the type name kept */
+#define NSHM_RING_HDR_SIZE 512u
+
+enum nshm_ring_state {
+	NSHM_RING_INIT = 0,  /* creator still writing the header */
+	NSHM_RING_READY = 1, /* config valid; attach may proceed */
+};
+
+/* Who holds a role: ctl.producer_state / ctl.consumer_state. */
+enum nshm_ring_role_state {
+	NSHM_ROLE_NEVER = 0,  /* nobody has attached in this role yet */
+	NSHM_ROLE_ACTIVE = 1, /* *_peer names the holder (alive or dead) */
+	NSHM_ROLE_CLOSED = 2, /* the last holder closed cleanly */
+};
+
+struct nshm_ring_config {
+	uint32_t magic;		/*   0: NSHM_RING_MAGIC */
+	uint32_t version;	/*   4: NSHM_RING_VERSION */
+	uint32_t kind;		/*   8: enum nshm_ring_kind */
+	uint32_t flags;		/*  12: 0 (reserved) */
+	uint32_t capacity;	/*  16: power of two */
+	uint32_t elem_size;	/*  20: slot stride, multiple of elem_align */
+	uint32_t elem_align;	/*  24: power of two */
+	uint32_t type_version;	/*  28: the user's version of the type */
+	uint64_t type_fp;	/*  32: nshm_ring_type_fingerprint() */
+	uint64_t slots_off;	/*  40: from the ring header to slot 0 */
+	uint64_t area_size;	/*  48: header + slots, bytes */
+	char type_name[NSHM_RING_TYPE_NAME_MAX + 1]; /* 56: NUL padded */
+	uint32_t reserved;	/* 120 */
+	uint32_t crc;		/* 124: CRC-32C of bytes [0, 124) */
+};
+
+struct nshm_ring_ctl {
+	_Atomic(uint32_t) state;	   /*   0: enum nshm_ring_state; futex */
+	_Atomic(uint32_t) producer_state;  /*   4: enum nshm_ring_role_state */
+	_Atomic(uint32_t) consumer_state;  /*   8 */
+	_Atomic(uint32_t) producer_pid;	   /*  12: diagnostics only */
+	_Atomic(uint32_t) consumer_pid;	   /*  16 */
+	_Atomic(uint32_t) producer_attaches; /* 20: incl. take-overs */
+	_Atomic(uint32_t) consumer_attaches; /* 24 */
+	uint32_t reserved0;		   /*  28 */
+	_Atomic(uint64_t) producer_peer;   /*  32: nshm_peer_t, 0 = none */
+	_Atomic(uint64_t) consumer_peer;   /*  40 */
+	_Atomic(uint64_t) corrupt_seen;	   /*  48: bound checks that failed */
+	unsigned char reserved[NSHM_LINE_PAIR - 56];
+};
+
+struct nshm_ring_side {
+	/* tail (producer line) or head (consumer line); free-running */
+	_Atomic(uint64_t) index;	/*   0 */
+	/* The *other* side parks on this word; this side notifies it. */
+	struct nshm_event ev;		/*   8 */
+	uint32_t reserved0;		/*  12 */
+	_Atomic(uint64_t) waits;	/*  16: blocking call found it full/empty */
+	_Atomic(uint64_t) parks;	/*  24: futex sleeps of this side */
+	_Atomic(uint64_t) wakeups;	/*  32: wake-ups this side sent */
+	_Atomic(uint64_t) timeouts;	/*  40: blocking calls that timed out */
+	unsigned char reserved[NSHM_LINE_PAIR - 48];
+};
+
+struct nshm_ring_shared {
+	struct nshm_ring_config config NSHM_ALIGNED(NSHM_LINE_PAIR);
+	struct nshm_ring_ctl ctl NSHM_ALIGNED(NSHM_LINE_PAIR);
+	struct nshm_ring_side prod NSHM_ALIGNED(NSHM_LINE_PAIR);
+	struct nshm_ring_side cons NSHM_ALIGNED(NSHM_LINE_PAIR);
+};
+
+NSHM_STATIC_ASSERT(ATOMIC_LLONG_LOCK_FREE == 2,
+		   "64-bit ring indices must be lock-free across processes");
+NSHM_STATIC_ASSERT(sizeof(_Atomic(uint64_t)) == 8, "plain 64-bit index");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_event) == 4, "event is one word");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_config) == 128,
+		   "ring config is ABI: bump NSHM_RING_VERSION");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, crc) == 124,
+		   "ring config is ABI");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_ctl) == 128, "ring ctl is ABI");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_side) == 128, "ring side is ABI");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_shared, ctl) == 128, "ABI");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_shared, prod) == 256, "ABI");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_shared, cons) == 384, "ABI");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_shared) == NSHM_RING_HDR_SIZE,
+		   "ring header is ABI");
+
+#endif /* NSHM_BITS_RING_LAYOUT_H */

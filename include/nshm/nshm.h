@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_NSHM_H
+#define NSHM_NSHM_H
+
+/* Umbrella header: the whole public API of libnshm. */
+#include <nshm/common.h>
+#include <nshm/shm.h>
+#include <nshm/sync.h>
+#include <nshm/ring.h>
+
+#endif /* NSHM_NSHM_H */

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_RING_H
+#define NSHM_RING_H
+
+/*
+ * Typed rings in named shared memory. This release has the single-producer
+ * single-consumer ring (NSHM_RING_SPSC); the other kinds are reserved.
+ *
+ * A ring is its own segment. One process creates it by name, any process
+ * attaches to it by name, as the producer or the consumer (or as an
+ * observer, which may only read the counters). Attach validates the ring
+ * header once and copies capacity, mask and element size into the handle;
+ * after that messages move with no system call, no lock and no value read
+ * from shared memory used as a size or an offset.
+ *
+ *	nshm_ring_create()   make the segment and the ring, optionally take a role
+ *	nshm_ring_attach()   open an existing ring by name and take a role
+ *	nshm_ring_close()    give the role back, unmap, free the handle
+ *	nshm_ring_delete()   remove the name (mappings keep working)
+ *
+ * Data plane (inline, <nshm/bits/ring_spsc.h>): reserve/commit and
+ * peek/release in place, bursts of them (reserve_n/peek_n give two spans
+ * when the burst wraps, commit_n/release_n publish the whole burst with one
+ * store), copying push/pop and push_n/pop_n, and blocking forms
+ * (push_wait/pop_wait, push_n_wait/pop_n_wait) that spin, yield, then park
+ * on an event count in the ring until a deadline. Every inline function
+ * also exists out of line as <name>_fn for FFI, dlsym and benchmarks.
+ *
+ * Typed: NSHM_RING_DEFINE(tick_ring, struct tick) generates tick_ring_create,
+ * _attach, _push, _pop, _reserve, _commit, _peek, _release, _reserve_n,
+ * _commit_n, _peek_n, _release_n, _push_n, _pop_n, _push_wait, _pop_wait,
+ * _close, _ring, taking a `struct tick_ring *` and `struct tick` pointers,
+ * so element types cannot be mixed up at compile time, and recording the
+ * type in the ring so they cannot be mixed up across processes either:
+ * the header keeps a fingerprint of (type name, version, size, alignment);
+ * attaching with another one fails with -NSHM_ETYPE, with another ring kind
+ * with -NSHM_EKIND, and nshm_errdetail() says what was expected and found.
+ *
+ * Roles. A ring has at most one live producer and one live consumer. A
+ * second one gets -EBUSY; if the holder is dead (nshm_peer_alive() says so:
+ * SIGKILL, crash) the newcomer takes over and resumes from the indices in
+ * the ring. A producer killed at any instant never exposes a partial
+ * element: the tail is published with a release store after the slot is
+ * written. A consumer killed between peek and release leaves that element
+ * to its successor (at-least-once for the element being read).
+ *
+ * Waiting. Non-blocking calls return NULL/false/0 when full or empty. The
+ * blocking forms follow the handle's struct nshm_wait_strategy (spins, then
+ * sched_yield()s, then park), and a side sleeps on the other side's event
+ * word; the publisher notices sleepers with one load of a word on the line
+ * it just wrote, so nobody makes a system call while the other side is
+ * awake. No wake-up is lost (doc/ring.md, pair E1/E2). While parked the
+ * waiter re-checks the other side's liveness every few tens of ms:
+ * -NSHM_EPEERDEAD when it died (and the ring is empty/full), -EPIPE when it
+ * closed cleanly, -ETIMEDOUT at the deadline.
+ *
+ * Corruption. Shared memory is untrusted input. Indices read from it are
+ * bounded (0 <= tail - head <= capacity, checked by each side against its
+ * own authoritative local index); a failed bound makes the fast-path call
+ * behave as full/empty, sets nshm_ring_error(r) = -NSHM_ECORRUPT, counts it
+ * in the ring, and makes the blocking calls return -NSHM_ECORRUPT; nothing
+ * out of bounds is ever read or written. nshm_ring_check() re-validates the
+ * whole header on demand (checksum of the immutable part, index bounds).
+ *
+ * Counters (nshm_ring_stats(), any role, also an observer): pushed and
+ * popped are the tail and head indices themselves (free-running 64-bit:
+ * exact and free); full/empty waits, parks, wake-ups and timeouts are
+ * counted only on the blocking slow path, each by the side that owns the
+ * 128-byte line they live on. The fast path never writes a counter.
+ *
+ * Threads: one thread at a time per handle.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+#include <nshm/common.h>
+#include <nshm/shm.h>
+#include <nshm/sync.h>
+
+#define NSHM_INSIDE_RING_H 1
+#include <nshm/bits/compiler.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum nshm_ring_kind {
+	NSHM_RING_KIND_ANY = 0, /* attach as observer: accept any kind */
+	NSHM_RING_SPSC = 1,
+	NSHM_RING_MPMC = 2,	 /* reserved */
+	NSHM_RING_BROADCAST = 3, /* reserved */
+	NSHM_RING_RECORDS = 4,	 /* reserved */
+};
+
+enum nshm_ring_role {
+	NSHM_RING_OBSERVER = 0, /* counters only; no data calls */
+	NSHM_RING_PRODUCER = 1,
+	NSHM_RING_CONSUMER = 2,
+};
+
+/* What the elements are. NSHM_RING_TYPE(T, version) fills one in. */
+struct nshm_ring_type {
+	const char *name; /* e.g. "struct tick"; NULL is "" (raw bytes) */
+	uint32_t version; /* bump when the layout of the type changes */
+	uint32_t size;	  /* sizeof: 1 .. NSHM_RING_ELEM_MAX, multiple of align */
+	uint32_t align;	  /* alignof: power of two <= 4096 */
+};
+
+/* One or two runs of slots (the second when a burst wraps). */
+struct nshm_ring_span {
+	void *p1;
+	uint32_t n1;
+	uint32_t n2;
+	void *p2;
+};
+
+#define NSHM_RING_CAPACITY_MAX (1u << 30)
+#define NSHM_RING_ELEM_MAX (1u << 24)	 /* 16 MiB per element */
+#define NSHM_RING_BYTES_MAX (1ull << 40) /* slots in one ring */
+#define NSHM_RING_ALIGN_MAX 4096u
+
+/* Flags for create and attach (segment flags, see nshm/shm.h). */
+#define NSHM_RING_CREATE_FLAGS (NSHM_HUGEPAGES | NSHM_PREFAULT | NSHM_MLOCK)
+#define NSHM_RING_ATTACH_FLAGS \
+	(NSHM_PREFAULT | NSHM_MLOCK | NSHM_ALLOW_OTHER_OWNER)
+
+#ifdef __cplusplus
+}
+#endif
+
+#include <nshm/bits/ring_layout.h>
+#include <nshm/bits/ring_spsc.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- control plane (src/ring/ring.c) ---------------------------------- */
+
+/** 64-bit FNV-1a of (name, version, size, align): what the ring records. */
+NSHM_API uint64_t nshm_ring_type_fingerprint(const struct nshm_ring_type *t);
+
+/**
+ * Create the ring @p name (a new segment; fails if the name exists) and
+ * optionally take a role in it.
+ *
+ * @param kind      NSHM_RING_SPSC (others: -EOPNOTSUPP for now).
+ * @param type      element type; see struct nshm_ring_type.
+ * @param capacity  slots: a power of two, 1 .. NSHM_RING_CAPACITY_MAX.
+ * @param role      role of the returned handle (OBSERVER: none).
+ * @param flags     NSHM_HUGEPAGES, NSHM_PREFAULT, NSHM_MLOCK.
+ * @param mode      permission bits, 0 for 0600.
+ * @param[out] out  the handle; written only on success.
+ * @return 0, or -EINVAL (NULL argument, unknown kind/role/flag, capacity 0,
+ *         not a power of two or too big, element size 0 or too big or not a
+ *         multiple of align, align not a power of two or too big), -EFBIG
+ *         (capacity * size beyond NSHM_RING_BYTES_MAX), -EOPNOTSUPP, or any
+ *         error of nshm_seg_open()/nshm_seg_attach() (-EEXIST, -ENOSPC,
+ *         -NSHM_EBADNAME...). A failed create leaves no name behind.
+ */
+NSHM_API int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
+			      const struct nshm_ring_type *type,
+			      uint32_t capacity, enum nshm_ring_role role,
+			      unsigned int flags, unsigned int mode,
+			      struct nshm_ring **out);
+
+/**
+ * Attach to the existing ring @p name in @p role.
+ *
+ * @param kind  the kind expected (NSHM_RING_KIND_ANY: observers only).
+ * @param type  the element type expected (NULL: observers only).
+ * @param flags NSHM_PREFAULT, NSHM_MLOCK, NSHM_ALLOW_OTHER_OWNER.
+ * @return 0, or -EINVAL, -ENOENT, -NSHM_EKIND (not a ring, or another
+ *         kind), -NSHM_ETYPE (another element type/size/alignment/version),
+ *         -EPROTO (another ring layout version), -NSHM_ECORRUPT (header
+ *         checksum or fields, or indices out of bounds), -NSHM_ETRUNCATED,
+ *         -ETIMEDOUT (the creator never finished the header), -EBUSY (the
+ *         role is held by a live process), or a segment-layer error.
+ */
+NSHM_API int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
+			      const struct nshm_ring_type *type,
+			      enum nshm_ring_role role, unsigned int flags,
+			      struct nshm_ring **out);
+
+/**
+ * Give the role back (a waiting peer then gets -EPIPE once the ring is
+ * drained/full), unmap, free the handle. NULL is a no-op.
+ * @return 0, or a negative error from detaching (the handle is freed).
+ */
+NSHM_API int nshm_ring_close(struct nshm_ring *r);
+
+/** Remove the ring's name. @return as nshm_seg_delete(). */
+NSHM_API int nshm_ring_delete(const char *name);
+
+/**
+ * How this handle's blocking calls wait: @p ws->spins busy polls, then
+ * @p ws->yields sched_yield() polls, then park in slices of
+ * @p ws->park_slice_ms (0: 20 ms), re-checking the peer's liveness between
+ * slices and calling @p ws->check(r) (if set; < 0 ends the wait with that
+ * value). NULL: the default (4096 spins, 16 yields, 20 ms slices).
+ * @return 0 or -EINVAL (NULL handle, nonzero reserved field).
+ */
+NSHM_API int nshm_ring_set_wait(struct nshm_ring *r,
+				const struct nshm_wait_strategy *ws);
+
+/*
+ * nshm_ring_wait_writable() (producer) / nshm_ring_wait_readable()
+ * (consumer), declared in bits/ring_spsc.h: return 0 once at least one
+ * slot is free / filled, else -ETIMEDOUT, -NSHM_EPEERDEAD, -EPIPE,
+ * -NSHM_ECORRUPT, -EPERM (wrong role), -EINVAL (bad deadline).
+ */
+
+struct nshm_ring_stats {
+	uint64_t pushed;	   /* tail index: elements ever pushed */
+	uint64_t popped;	   /* head index: elements ever popped */
+	uint64_t count;		   /* in the ring now (pushed - popped) */
+	uint64_t full_waits;	   /* blocking pushes that found it full */
+	uint64_t empty_waits;	   /* blocking pops that found it empty */
+	uint64_t producer_parks;   /* futex sleeps of the producer */
+	uint64_t consumer_parks;   /* futex sleeps of the consumer */
+	uint64_t producer_wakeups; /* wake-ups sent to a sleeping consumer */
+	uint64_t consumer_wakeups; /* wake-ups sent to a sleeping producer */
+	uint64_t timeouts;	   /* blocking calls that hit their deadline */
+	uint64_t corrupt;	   /* index bound checks that failed */
+	uint32_t capacity;
+	uint32_t elem_size;
+	uint32_t producer_pid; /* last producer's pid (0: never) */
+	uint32_t consumer_pid;
+	int producer_alive; /* 1 alive, 0 dead or closed, -1 never attached */
+	int consumer_alive;
+	uint32_t producer_attaches; /* including take-overs */
+	uint32_t consumer_attaches;
+	uint32_t kind;
+	uint32_t type_version;
+	uint64_t type_fp;
+	char type_name[NSHM_RING_TYPE_NAME_MAX + 1];
+};
+
+/**
+ * Snapshot the ring's counters (the indices are exact; the rest are
+ * relaxed reads). @return 0 or -EINVAL.
+ */
+NSHM_API int nshm_ring_stats(struct nshm_ring *r, struct nshm_ring_stats *st);
+
+/**
+ * Re-validate the shared header now: checksum of the immutable part against
+ * what attach saw, index bounds, and this handle's own index.
+ * @return 0 or -NSHM_ECORRUPT (nshm_errdetail() names the field).
+ */
+NSHM_API int nshm_ring_check(struct nshm_ring *r);
+
+/* Out-of-line copies of the inline data plane (STYLE B.5). */
+NSHM_API void *nshm_ring_reserve_fn(struct nshm_ring *r);
+NSHM_API void nshm_ring_commit_fn(struct nshm_ring *r);
+NSHM_API uint32_t nshm_ring_reserve_n_fn(struct nshm_ring *r, uint32_t n,
+					 struct nshm_ring_span *sp);
+NSHM_API void nshm_ring_commit_n_fn(struct nshm_ring *r, uint32_t n);
+NSHM_API void *nshm_ring_peek_fn(struct nshm_ring *r);
+NSHM_API void nshm_ring_release_fn(struct nshm_ring *r);
+NSHM_API uint32_t nshm_ring_peek_n_fn(struct nshm_ring *r, uint32_t n,
+				      struct nshm_ring_span *sp);
+NSHM_API void nshm_ring_release_n_fn(struct nshm_ring *r, uint32_t n);
+NSHM_API bool nshm_ring_push_fn(struct nshm_ring *r, const void *elem);
+NSHM_API bool nshm_ring_pop_fn(struct nshm_ring *r, void *elem);
+NSHM_API uint32_t nshm_ring_push_n_fn(struct nshm_ring *r, const void *elems,
+				      uint32_t n);
+NSHM_API uint32_t nshm_ring_pop_n_fn(struct nshm_ring *r, void *elems,
+				     uint32_t n);
+NSHM_API int nshm_ring_push_wait_fn(struct nshm_ring *r, const void *elem,
+				    const struct timespec *deadline);
+NSHM_API int nshm_ring_pop_wait_fn(struct nshm_ring *r, void *elem,
+				   const struct timespec *deadline);
+NSHM_API int nshm_ring_push_n_wait_fn(struct nshm_ring *r, const void *elems,
+				      uint32_t n,
+				      const struct timespec *deadline);
+NSHM_API int nshm_ring_pop_n_wait_fn(struct nshm_ring *r, void *elems,
+				     uint32_t n,
+				     const struct timespec *deadline);
+NSHM_API uint32_t nshm_ring_capacity_fn(const struct nshm_ring *r);
+NSHM_API uint32_t nshm_ring_elem_size_fn(const struct nshm_ring *r);
+NSHM_API uint64_t nshm_ring_position_fn(const struct nshm_ring *r);
+NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
+
+/* ---- typed rings ------------------------------------------------------ */
+
+/* struct nshm_ring_type for T at @p ver (an lvalue; C and C++). */
+#define NSHM_RING_TYPE_INIT(T, ver) \
+	{ #T, (uint32_t)(ver), (uint32_t)sizeof(T), (uint32_t)NSHM_ALIGNOF(T) }
+
+/*
+ * NSHM_RING_DEFINE(name, type): type-safe static inline functions over the
+ * untyped core, for elements of @p type (type version 1).
+ * NSHM_RING_DEFINE_VERSION(name, type, ver): the same with a version; bump
+ * it whenever the meaning of @p type changes without its size changing.
+ *
+ *	NSHM_RING_DEFINE(tick_ring, struct tick)
+ *	struct tick_ring *q;
+ *	tick_ring_create("ticks", 4096, NSHM_RING_PRODUCER, 0, 0, &q);
+ *	tick_ring_push(q, &t);
+ *
+ * The handle type `struct name` is incomplete: it is a struct nshm_ring in
+ * disguise; name_ring() gives the untyped handle for stats and the like.
+ * Copies use sizeof(type), a constant, so they compile to plain moves.
+ */
+#define NSHM_RING_DEFINE(name, type) NSHM_RING_DEFINE_VERSION(name, type, 1)
+
+#define NSHM_RING_DEFINE_VERSION(name, type, ver)                              \
+	struct name;                                                           \
+	struct name##_span {                                                   \
+		type *p1;                                                      \
+		uint32_t n1;                                                   \
+		uint32_t n2;                                                   \
+		type *p2;                                                      \
+	};                                                                     \
+	static inline const struct nshm_ring_type *name##_type(void)           \
+	{                                                                      \
+		static const struct nshm_ring_type t =                         \
+			NSHM_RING_TYPE_INIT(type, ver);                        \
+		return &t;                                                     \
+	}                                                                      \
+	static inline struct nshm_ring *name##_ring(struct name *h)            \
+	{                                                                      \
+		return (struct nshm_ring *)(void *)h;                          \
+	}                                                                      \
+	static inline int name##_create(const char *shm_name,                  \
+					uint32_t capacity,                     \
+					enum nshm_ring_role role,              \
+					unsigned int flags, unsigned int mode, \
+					struct name **out)                     \
+	{                                                                      \
+		struct nshm_ring *r;                                           \
+		int rc = nshm_ring_create(shm_name, NSHM_RING_SPSC,            \
+					  name##_type(), capacity, role,       \
+					  flags, mode, &r);                    \
+		if (rc == 0)                                                   \
+			*out = (struct name *)(void *)r;                       \
+		return rc;                                                     \
+	}                                                                      \
+	static inline int name##_attach(const char *shm_name,                  \
+					enum nshm_ring_role role,              \
+					unsigned int flags, struct name **out) \
+	{                                                                      \
+		struct nshm_ring *r;                                           \
+		int rc = nshm_ring_attach(shm_name, NSHM_RING_SPSC,            \
+					  name##_type(), role, flags, &r);     \
+		if (rc == 0)                                                   \
+			*out = (struct name *)(void *)r;                       \
+		return rc;                                                     \
+	}                                                                      \
+	static inline int name##_close(struct name *h)                         \
+	{                                                                      \
+		return nshm_ring_close(name##_ring(h));                        \
+	}                                                                      \
+	static inline type *name##_reserve(struct name *h)                     \
+	{                                                                      \
+		return (type *)nshm_ring_reserve(name##_ring(h));              \
+	}                                                                      \
+	static inline void name##_commit(struct name *h)                       \
+	{                                                                      \
+		nshm_ring_commit(name##_ring(h));                              \
+	}                                                                      \
+	static inline type *name##_peek(struct name *h)                        \
+	{                                                                      \
+		return (type *)nshm_ring_peek(name##_ring(h));                 \
+	}                                                                      \
+	static inline void name##_release(struct name *h)                      \
+	{                                                                      \
+		nshm_ring_release(name##_ring(h));                             \
+	}                                                                      \
+	static inline uint32_t name##_reserve_n(struct name *h, uint32_t n,    \
+						struct name##_span *sp)        \
+	{                                                                      \
+		struct nshm_ring_span s;                                       \
+		n = nshm_ring_reserve_n(name##_ring(h), n, &s);                \
+		sp->p1 = (type *)s.p1;                                         \
+		sp->n1 = s.n1;                                                 \
+		sp->p2 = (type *)s.p2;                                         \
+		sp->n2 = s.n2;                                                 \
+		return n;                                                      \
+	}                                                                      \
+	static inline void name##_commit_n(struct name *h, uint32_t n)         \
+	{                                                                      \
+		nshm_ring_commit_n(name##_ring(h), n);                         \
+	}                                                                      \
+	static inline uint32_t name##_peek_n(struct name *h, uint32_t n,       \
+					     struct name##_span *sp)           \
+	{                                                                      \
+		struct nshm_ring_span s;                                       \
+		n = nshm_ring_peek_n(name##_ring(h), n, &s);                   \
+		sp->p1 = (type *)s.p1;                                         \
+		sp->n1 = s.n1;                                                 \
+		sp->p2 = (type *)s.p2;                                         \
+		sp->n2 = s.n2;                                                 \
+		return n;                                                      \
+	}                                                                      \
+	static inline void name##_release_n(struct name *h, uint32_t n)        \
+	{                                                                      \
+		nshm_ring_release_n(name##_ring(h), n);                        \
+	}                                                                      \
+	static inline bool name##_push(struct name *h, const type *v)          \
+	{                                                                      \
+		struct nshm_ring *r = name##_ring(h);                          \
+		void *slot = nshm_ring_reserve(r);                             \
+		if (slot == NULL)                                              \
+			return false;                                          \
+		memcpy(slot, v, sizeof(type));                                 \
+		nshm_ring_commit(r);                                           \
+		return true;                                                   \
+	}                                                                      \
+	static inline bool name##_pop(struct name *h, type *v)                 \
+	{                                                                      \
+		struct nshm_ring *r = name##_ring(h);                          \
+		const void *slot = nshm_ring_peek(r);                          \
+		if (slot == NULL)                                              \
+			return false;                                          \
+		memcpy(v, slot, sizeof(type));                                 \
+		nshm_ring_release(r);                                          \
+		return true;                                                   \
+	}                                                                      \
+	static inline uint32_t name##_push_n(struct name *h, const type *v,    \
+					     uint32_t n)                       \
+	{                                                                      \
+		struct name##_span s;                                          \
+		n = name##_reserve_n(h, n, &s);                                \
+		if (n == 0)                                                    \
+			return 0;                                              \
+		memcpy(s.p1, v, s.n1 * sizeof(type));                          \
+		if (s.n2 != 0)                                                 \
+			memcpy(s.p2, v + s.n1, s.n2 * sizeof(type));           \
+		nshm_ring_commit_n(name##_ring(h), n);                         \
+		return n;                                                      \
+	}                                                                      \
+	static inline uint32_t name##_pop_n(struct name *h, type *v,           \
+					    uint32_t n)                        \
+	{                                                                      \
+		struct name##_span s;                                          \
+		n = name##_peek_n(h, n, &s);                                   \
+		if (n == 0)                                                    \
+			return 0;                                              \
+		memcpy(v, s.p1, s.n1 * sizeof(type));                          \
+		if (s.n2 != 0)                                                 \
+			memcpy(v + s.n1, s.p2, s.n2 * sizeof(type));           \
+		nshm_ring_release_n(name##_ring(h), n);                        \
+		return n;                                                      \
+	}                                                                      \
+	static inline int name##_push_wait(struct name *h, const type *v,      \
+					   const struct timespec *deadline)    \
+	{                                                                      \
+		while (!name##_push(h, v)) {                                   \
+			int rc = nshm_ring_wait_writable(name##_ring(h),       \
+							 deadline);            \
+			if (rc < 0)                                            \
+				return rc;                                     \
+		}                                                              \
+		return 0;                                                      \
+	}                                                                      \
+	static inline int name##_pop_wait(struct name *h, type *v,             \
+					  const struct timespec *deadline)     \
+	{                                                                      \
+		while (!name##_pop(h, v)) {                                    \
+			int rc = nshm_ring_wait_readable(name##_ring(h),       \
+							 deadline);            \
+			if (rc < 0)                                            \
+				return rc;                                     \
+		}                                                              \
+		return 0;                                                      \
+	}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* NSHM_RING_H */

@@ -1,0 +1,1183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Ring control plane: create/attach/validate/close, role ownership and
+ * take-over, the blocking slow path (spin, yield, park on an event count,
+ * peer liveness), counters, and out-of-line copies of the inline data plane.
+ * The data plane itself is in include/nshm/bits/ring_spsc.h.
+ */
+#include <errno.h>
+#include <linux/membarrier.h>
+#include <sched.h>
+#include <stdalign.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <nshm/ring.h>
+
+#include "internal.h"
+
+/* How long the creator may take to publish the ring header. */
+#define RING_INIT_WAIT_NS (2ull * 1000000000u)
+/* Park slices: between them a waiter checks the other side's liveness. */
+#define RING_PARK_SLICE_NS (20ull * 1000000u)
+/* Without membarrier in the waiter, a lost wake-up costs at most this. */
+#define RING_PARK_SLICE_NOMB_NS (1000000u)
+
+#define RING_DEFAULT_SPINS 4096u
+#define RING_DEFAULT_YIELDS 16u
+
+/* Cold, process-local state behind nshm_ring.priv. */
+struct ring_priv {
+	struct nshm_seg *seg;
+	void *area;		     /* what nshm_seg_attach() returned */
+	nshm_peer_t self;	     /* our participant id in the segment */
+	struct nshm_wait_strategy ws;
+	struct nshm_ring_config cfg; /* validated copy of the config line */
+	char name[NSHM_NAME_MAX + 4096 + 8];
+};
+
+static struct ring_priv *priv(const struct nshm_ring *r)
+{
+	return (struct ring_priv *)r->priv;
+}
+
+static const char *role_name(int role)
+{
+	switch (role) {
+	case NSHM_RING_PRODUCER:
+		return "producer";
+	case NSHM_RING_CONSUMER:
+		return "consumer";
+	default:
+		return "observer";
+	}
+}
+
+static const char *kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case NSHM_RING_SPSC:
+		return "spsc";
+	case NSHM_RING_MPMC:
+		return "mpmc";
+	case NSHM_RING_BROADCAST:
+		return "broadcast";
+	case NSHM_RING_RECORDS:
+		return "records";
+	default:
+		return "unknown";
+	}
+}
+
+static bool is_pow2(uint64_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+/* ---- type fingerprint ------------------------------------------------- */
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--) {
+		h ^= *b++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t fnv_u32(uint64_t h, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+			       (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 24) };
+
+	return fnv1a(h, b, sizeof(b));
+}
+
+uint64_t nshm_ring_type_fingerprint(const struct nshm_ring_type *t)
+{
+	const char *name;
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (t == NULL)
+		return 0;
+	name = t->name ? t->name : "";
+	/* Little-endian byte order, fixed: the same in every build. */
+	h = fnv1a(h, name, strlen(name) + 1);
+	h = fnv_u32(h, t->version);
+	h = fnv_u32(h, t->size);
+	h = fnv_u32(h, t->align);
+	return h;
+}
+
+/* ---- argument checks -------------------------------------------------- */
+
+static int check_type(const struct nshm_ring_type *t)
+{
+	if (t == NULL)
+		return nshm__err(-EINVAL, "element type is NULL");
+	if (t->size == 0)
+		return nshm__err(-EINVAL, "element size is 0");
+	if (t->size > NSHM_RING_ELEM_MAX)
+		return nshm__err(-EINVAL,
+				 "element size %u exceeds NSHM_RING_ELEM_MAX "
+				 "(%u bytes)",
+				 t->size, NSHM_RING_ELEM_MAX);
+	if (!is_pow2(t->align) || t->align > NSHM_RING_ALIGN_MAX)
+		return nshm__err(-EINVAL,
+				 "element alignment %u is not a power of two "
+				 "<= %u",
+				 t->align, NSHM_RING_ALIGN_MAX);
+	if (t->size % t->align != 0)
+		return nshm__err(-EINVAL,
+				 "element size %u is not a multiple of its "
+				 "alignment %u",
+				 t->size, t->align);
+	return 0;
+}
+
+static int check_role(int role)
+{
+	if (role != NSHM_RING_OBSERVER && role != NSHM_RING_PRODUCER &&
+	    role != NSHM_RING_CONSUMER)
+		return nshm__err(-EINVAL, "unknown ring role %d", role);
+	return 0;
+}
+
+static int check_deadline(const struct timespec *d)
+{
+	if (d != NULL &&
+	    (d->tv_sec < 0 || d->tv_nsec < 0 || d->tv_nsec >= 1000000000L))
+		return nshm__err(-EINVAL, "deadline is not a valid timespec");
+	return 0;
+}
+
+static uint64_t slots_offset(uint32_t align)
+{
+	return align > NSHM_RING_HDR_SIZE ? align : NSHM_RING_HDR_SIZE;
+}
+
+/* ---- membarrier: the waiter-side half of pair E1/E2 -------------------- */
+
+static long sys_membarrier(int cmd)
+{
+	return syscall(__NR_membarrier, cmd, 0, 0);
+}
+
+/*
+ * Register this process so that a waiter's MEMBARRIER_CMD_GLOBAL_EXPEDITED
+ * reaches it. Registration belongs to the mm: a fork()ed child is not
+ * registered, so this runs at every attach (one cheap syscall).
+ * @return true when registered (the notifier may then skip its fence).
+ */
+static bool membarrier_register(void)
+{
+	return sys_membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+}
+
+/* ---- the cold halves of the fast path --------------------------------- */
+
+uint32_t nshm__ring_misuse(struct nshm_ring *r, int want_role)
+{
+	if (r->err == 0)
+		r->err = -EPERM;
+	nshm__err(-EPERM, "%s call on a %s handle of ring '%s'",
+		  role_name(want_role), role_name((int)r->role),
+		  priv(r)->name);
+	return 0;
+}
+
+uint32_t nshm__ring_corrupt(struct nshm_ring *r, uint64_t seen)
+{
+	r->err = -NSHM_ECORRUPT;
+	atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
+				  memory_order_relaxed);
+	if (r->role == NSHM_RING_PRODUCER)
+		nshm__err(-NSHM_ECORRUPT,
+			  "ring '%s': head %llu is not within %u of our "
+			  "tail %llu",
+			  priv(r)->name, (unsigned long long)seen, r->pcap,
+			  (unsigned long long)r->ppos);
+	else
+		nshm__err(-NSHM_ECORRUPT,
+			  "ring '%s': tail %llu is not within %u of our "
+			  "head %llu",
+			  priv(r)->name, (unsigned long long)seen, r->ccap,
+			  (unsigned long long)r->cpos);
+	return 0;
+}
+
+void nshm__ring_wake(struct nshm_ring *r, _Atomic(uint32_t) *ev)
+{
+	struct nshm_ring_side *own = r->role == NSHM_RING_PRODUCER
+					     ? &r->sh->prod
+					     : &r->sh->cons;
+
+	if (ev == &r->sink_ev)
+		return;
+	/* Our caller already ordered (E1) and saw WAITERS. */
+	nshm_event_notify_slow((struct nshm_event *)ev);
+	/* Slow path; only this side writes its counters. */
+	atomic_fetch_add_explicit(&own->wakeups, 1, memory_order_relaxed);
+}
+
+/* ---- role ownership ---------------------------------------------------- */
+
+static int claim_role(struct nshm_ring *r, int role)
+{
+	struct nshm_ring_ctl *ctl = &r->sh->ctl;
+	_Atomic(uint64_t) *slot = role == NSHM_RING_PRODUCER
+					  ? &ctl->producer_peer
+					  : &ctl->consumer_peer;
+	_Atomic(uint32_t) *pid = role == NSHM_RING_PRODUCER ? &ctl->producer_pid
+							    : &ctl->consumer_pid;
+
+	for (int tries = 0; tries < 1000; tries++) {
+		/* Acquire: pairs with the CAS below in the previous holder. */
+		uint64_t cur = atomic_load_explicit(slot, memory_order_acquire);
+
+		if (cur != 0) {
+			int alive = nshm_peer_alive(priv(r)->area, cur);
+
+			if (alive == 1)
+				return nshm__err(
+					-EBUSY,
+					"ring '%s' already has a live %s "
+					"(pid %u)",
+					priv(r)->name, role_name(role),
+					atomic_load_explicit(
+						pid, memory_order_relaxed));
+			/* Dead (or an id that names nobody): take over. */
+		}
+		/*
+		 * Acq_rel: acquire the dead holder's index stores (it can no
+		 * longer write), release our pid/state stores to whoever
+		 * claims after us.
+		 */
+		if (atomic_compare_exchange_strong_explicit(
+			    slot, &cur, priv(r)->self, memory_order_acq_rel,
+			    memory_order_acquire))
+			return 0;
+	}
+	return nshm__err(-EBUSY, "ring '%s': %s role keeps changing hands",
+			 priv(r)->name, role_name(role));
+}
+
+static void unclaim_role(struct nshm_ring *r, int role, bool closed)
+{
+	struct nshm_ring_ctl *ctl = &r->sh->ctl;
+	_Atomic(uint64_t) *slot = role == NSHM_RING_PRODUCER
+					  ? &ctl->producer_peer
+					  : &ctl->consumer_peer;
+	_Atomic(uint32_t) *state = role == NSHM_RING_PRODUCER
+					   ? &ctl->producer_state
+					   : &ctl->consumer_state;
+	uint64_t self = priv(r)->self;
+
+	if (closed)
+		atomic_store_explicit(state, NSHM_ROLE_CLOSED,
+				      memory_order_release);
+	/* Only if it is still ours: a taker-over may have replaced us. */
+	atomic_compare_exchange_strong_explicit(slot, &self, 0,
+						memory_order_acq_rel,
+						memory_order_relaxed);
+}
+
+/*
+ * Take @role: claim it, then load the indices, bound them, and set up the
+ * fast-path fields. The other role's fields stay zero / point at the sink.
+ */
+static int take_role(struct nshm_ring *r, int role)
+{
+	struct nshm_ring_shared *sh = r->sh;
+	struct nshm_ring_ctl *ctl = &sh->ctl;
+	uint32_t cap = r->mask + 1;
+	uint64_t head, tail;
+	int ret;
+
+	if (role == NSHM_RING_OBSERVER)
+		return 0;
+	ret = claim_role(r, role);
+	if (ret != 0)
+		return ret;
+
+	/*
+	 * Acquire both: the previous holder of either role may have died; we
+	 * see every index it published.
+	 */
+	tail = atomic_load_explicit(&sh->prod.index, memory_order_acquire);
+	head = atomic_load_explicit(&sh->cons.index, memory_order_acquire);
+	if (tail - head > cap) {
+		unclaim_role(r, role, false);
+		atomic_fetch_add_explicit(&ctl->corrupt_seen, 1,
+					  memory_order_relaxed);
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': tail %llu and head %llu are more "
+				 "than the capacity %u apart",
+				 priv(r)->name, (unsigned long long)tail,
+				 (unsigned long long)head, cap);
+	}
+
+	r->fence = membarrier_register() ? 0 : 1;
+	if (role == NSHM_RING_PRODUCER) {
+		r->ppos = tail;
+		r->phead = head;
+		r->pcap = cap;
+		r->tail_p = &sh->prod.index;
+		r->data_ev = &sh->prod.ev.word;
+		atomic_store_explicit(&ctl->producer_pid, (uint32_t)getpid(),
+				      memory_order_relaxed);
+		atomic_fetch_add_explicit(&ctl->producer_attaches, 1,
+					  memory_order_relaxed);
+		atomic_store_explicit(&ctl->producer_state, NSHM_ROLE_ACTIVE,
+				      memory_order_release);
+	} else {
+		r->cpos = head;
+		r->ctail = tail;
+		r->ccap = cap;
+		r->head_p = &sh->cons.index;
+		r->space_ev = &sh->cons.ev.word;
+		atomic_store_explicit(&ctl->consumer_pid, (uint32_t)getpid(),
+				      memory_order_relaxed);
+		atomic_fetch_add_explicit(&ctl->consumer_attaches, 1,
+					  memory_order_relaxed);
+		atomic_store_explicit(&ctl->consumer_state, NSHM_ROLE_ACTIVE,
+				      memory_order_release);
+	}
+	r->role = (uint32_t)role;
+	return 0;
+}
+
+/* ---- handles ---------------------------------------------------------- */
+
+/* Keep the detail of a failure across the cleanup calls that clear it. */
+#define save_err(buf) snprintf(buf, sizeof(buf), "%s", nshm_errdetail())
+
+static struct nshm_ring *handle_new(const char *name)
+{
+	struct nshm_ring *r;
+	struct ring_priv *p;
+
+	r = aligned_alloc(NSHM_LINE_PAIR, sizeof(*r) + NSHM_LINE_PAIR -
+						  sizeof(*r) % NSHM_LINE_PAIR);
+	if (r == NULL)
+		return NULL;
+	memset(r, 0, sizeof(*r));
+	p = calloc(1, sizeof(*p));
+	if (p == NULL) {
+		free(r);
+		return NULL;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->ws.spins = RING_DEFAULT_SPINS;
+	p->ws.yields = RING_DEFAULT_YIELDS;
+	r->priv = p;
+	r->role = NSHM_RING_OBSERVER;
+	r->tail_p = &r->sink;
+	r->head_p = &r->sink;
+	r->data_ev = &r->sink_ev;
+	r->space_ev = &r->sink_ev;
+	return r;
+}
+
+static void handle_free(struct nshm_ring *r)
+{
+	free(r->priv);
+	free(r);
+}
+
+/* Point the handle at a validated mapping. */
+static int handle_bind(struct nshm_ring *r, struct nshm_seg *seg, void *area,
+		       const struct nshm_ring_config *cfg)
+{
+	struct ring_priv *p = priv(r);
+	int ret;
+
+	p->seg = seg;
+	p->area = area;
+	p->cfg = *cfg;
+	r->sh = area;
+	r->slots = (unsigned char *)area + cfg->slots_off;
+	r->mask = cfg->capacity - 1;
+	r->stride = cfg->elem_size;
+	r->waiter_mb = 1;
+	ret = nshm_peer_self(area, &p->self);
+	if (ret != 0)
+		return nshm__err(ret, "ring '%s': no participant id for this "
+				 "mapping", p->name);
+	return 0;
+}
+
+/* ---- create ----------------------------------------------------------- */
+
+int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
+		     const struct nshm_ring_type *type, uint32_t capacity,
+		     enum nshm_ring_role role, unsigned int flags,
+		     unsigned int mode, struct nshm_ring **out)
+{
+	struct nshm_ring_config cfg;
+	struct nshm_ring_shared *sh;
+	char why[512];
+	struct nshm_ring *r;
+	struct nshm_seg *seg = NULL;
+	void *area = NULL;
+	const char *tname;
+	uint64_t bytes;
+	int ret;
+
+	nshm__err_clear();
+	if (name == NULL || out == NULL)
+		return nshm__err(-EINVAL, "ring name or out pointer is NULL");
+	if (kind == NSHM_RING_MPMC || kind == NSHM_RING_BROADCAST ||
+	    kind == NSHM_RING_RECORDS)
+		return nshm__err(-EOPNOTSUPP, "ring kind %s is not "
+				 "implemented yet", kind_name(kind));
+	if (kind != NSHM_RING_SPSC)
+		return nshm__err(-EINVAL, "unknown ring kind %d", (int)kind);
+	ret = check_type(type);
+	if (ret != 0)
+		return ret;
+	ret = check_role((int)role);
+	if (ret != 0)
+		return ret;
+	if (capacity == 0 || !is_pow2(capacity))
+		return nshm__err(-EINVAL,
+				 "capacity %u is not a power of two >= 1",
+				 capacity);
+	if (capacity > NSHM_RING_CAPACITY_MAX)
+		return nshm__err(-EINVAL,
+				 "capacity %u exceeds NSHM_RING_CAPACITY_MAX "
+				 "(%u)",
+				 capacity, NSHM_RING_CAPACITY_MAX);
+	if (flags & ~(unsigned int)NSHM_RING_CREATE_FLAGS)
+		return nshm__err(-EINVAL,
+				 "unknown ring create flags 0x%x (allowed: "
+				 "NSHM_HUGEPAGES, NSHM_PREFAULT, NSHM_MLOCK)",
+				 flags & ~(unsigned int)NSHM_RING_CREATE_FLAGS);
+	if ((uint64_t)capacity * type->size > NSHM_RING_BYTES_MAX)
+		return nshm__err(-EFBIG,
+				 "%u slots of %u bytes exceed "
+				 "NSHM_RING_BYTES_MAX (1 TiB)",
+				 capacity, type->size);
+
+	tname = type->name ? type->name : "";
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.magic = NSHM_RING_MAGIC;
+	cfg.version = NSHM_RING_VERSION;
+	cfg.kind = (uint32_t)kind;
+	cfg.capacity = capacity;
+	cfg.elem_size = type->size;
+	cfg.elem_align = type->align;
+	cfg.type_version = type->version;
+	cfg.type_fp = nshm_ring_type_fingerprint(type);
+	cfg.slots_off = slots_offset(type->align);
+	bytes = cfg.slots_off + (uint64_t)capacity * type->size;
+	cfg.area_size = bytes;
+	snprintf(cfg.type_name, sizeof(cfg.type_name), "%s", tname);
+	cfg.crc = nshm__crc32c(&cfg, offsetof(struct nshm_ring_config, crc));
+
+	r = handle_new(name);
+	if (r == NULL)
+		return nshm__err(-ENOMEM, "out of memory for a ring handle");
+
+	ret = nshm_seg_open(name, (size_t)bytes, NSHM_CREATE | NSHM_EXCL | flags,
+			    mode, &seg);
+	if (ret != 0)
+		goto err_free; /* keeps the segment layer's detail */
+	ret = nshm_seg_attach(seg, flags & (NSHM_PREFAULT | NSHM_MLOCK), &area);
+	if (ret != 0)
+		goto err_delete;
+
+	/* The segment is new and zero-filled; nobody uses it before READY. */
+	sh = area;
+	memcpy(&sh->config, &cfg, sizeof(cfg));
+	nshm_event_init(&sh->prod.ev);
+	nshm_event_init(&sh->cons.ev);
+	/*
+	 * R0: pairs with A0 in wait_ready(). The whole config line is
+	 * visible before attachers see READY.
+	 */
+	atomic_store_explicit(&sh->ctl.state, NSHM_RING_READY,
+			      memory_order_release);
+	nshm_futex_wake(&sh->ctl.state, 1 << 30);
+
+	ret = handle_bind(r, seg, area, &cfg);
+	if (ret == 0)
+		ret = take_role(r, (int)role);
+	if (ret != 0)
+		goto err_detach;
+	*out = r;
+	return 0;
+
+err_detach:
+	save_err(why);
+	nshm_seg_detach(seg, area);
+	goto err_cleanup;
+err_delete:
+	save_err(why);
+err_cleanup:
+	nshm_seg_close(seg);
+	nshm_seg_delete(name);
+	handle_free(r);
+	return nshm__err(ret, "%s", why);
+err_free:
+	handle_free(r);
+	return ret;
+}
+
+/* ---- attach ----------------------------------------------------------- */
+
+/* A0: wait until the creator published the config (pairs with R0). */
+static int wait_ready(struct nshm_ring_shared *sh, const char *name)
+{
+	struct timespec deadline;
+	uint32_t s;
+
+	nshm_deadline_in(&deadline, RING_INIT_WAIT_NS);
+	for (;;) {
+		s = atomic_load_explicit(&sh->ctl.state, memory_order_acquire);
+		if (s == NSHM_RING_READY)
+			return 0;
+		if (s != NSHM_RING_INIT)
+			return nshm__err(-NSHM_ECORRUPT,
+					 "ring '%s': init state word is %u",
+					 name, s);
+		if (nshm_futex_wait(&sh->ctl.state, NSHM_RING_INIT,
+				    &deadline) == -ETIMEDOUT)
+			return nshm__err(-ETIMEDOUT,
+					 "ring '%s': the creator never "
+					 "finished the ring header (died while "
+					 "creating?); delete and recreate it",
+					 name);
+	}
+}
+
+static int validate_config(const struct nshm_ring_config *c, size_t seg_size,
+			   enum nshm_ring_kind kind,
+			   const struct nshm_ring_type *type, const char *name)
+{
+	uint64_t fp;
+
+	if (c->magic != NSHM_RING_MAGIC)
+		return nshm__err(-NSHM_EKIND,
+				 "segment '%s' is not a ring (magic 0x%08x)",
+				 name, c->magic);
+	if (c->version != NSHM_RING_VERSION)
+		return nshm__err(-EPROTO,
+				 "ring '%s' has layout version %u, this "
+				 "library speaks %u",
+				 name, c->version, NSHM_RING_VERSION);
+	if (nshm__crc32c(c, offsetof(struct nshm_ring_config, crc)) != c->crc)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': config checksum mismatch", name);
+	if (c->kind < NSHM_RING_SPSC || c->kind > NSHM_RING_RECORDS ||
+	    !is_pow2(c->capacity) || c->capacity > NSHM_RING_CAPACITY_MAX ||
+	    c->elem_size == 0 || c->elem_size > NSHM_RING_ELEM_MAX ||
+	    !is_pow2(c->elem_align) || c->elem_align > NSHM_RING_ALIGN_MAX ||
+	    c->elem_size % c->elem_align != 0 ||
+	    c->slots_off != slots_offset(c->elem_align) ||
+	    c->area_size !=
+		    c->slots_off + (uint64_t)c->capacity * c->elem_size ||
+	    memchr(c->type_name, '\0', sizeof(c->type_name)) == NULL)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': config fields are inconsistent "
+				 "(capacity %u, element %u/%u, slots at %llu, "
+				 "size %llu)",
+				 name, c->capacity, c->elem_size,
+				 c->elem_align,
+				 (unsigned long long)c->slots_off,
+				 (unsigned long long)c->area_size);
+	if (c->area_size > seg_size)
+		return nshm__err(-NSHM_ETRUNCATED,
+				 "ring '%s' needs %llu bytes, its segment has "
+				 "%zu",
+				 name, (unsigned long long)c->area_size,
+				 seg_size);
+	if (kind != NSHM_RING_KIND_ANY && c->kind != (uint32_t)kind)
+		return nshm__err(-NSHM_EKIND,
+				 "ring '%s' is a %s ring, attached as %s",
+				 name, kind_name(c->kind), kind_name(kind));
+	if (type == NULL)
+		return 0;
+	fp = nshm_ring_type_fingerprint(type);
+	if (fp != c->type_fp || type->size != c->elem_size ||
+	    type->align != c->elem_align || type->version != c->type_version)
+		return nshm__err(-NSHM_ETYPE,
+				 "ring '%s' holds '%s' v%u (%u bytes, align "
+				 "%u, fingerprint %016llx); attached as '%s' "
+				 "v%u (%u bytes, align %u, fingerprint "
+				 "%016llx)",
+				 name, c->type_name, c->type_version,
+				 c->elem_size, c->elem_align,
+				 (unsigned long long)c->type_fp,
+				 type->name ? type->name : "", type->version,
+				 type->size, type->align,
+				 (unsigned long long)fp);
+	return 0;
+}
+
+int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
+		     const struct nshm_ring_type *type,
+		     enum nshm_ring_role role, unsigned int flags,
+		     struct nshm_ring **out)
+{
+	struct nshm_ring_config cfg;
+	struct nshm_ring *r;
+	struct nshm_seg *seg = NULL;
+	void *area = NULL;
+	char why[512];
+	size_t size;
+	int ret;
+
+	nshm__err_clear();
+	if (name == NULL || out == NULL)
+		return nshm__err(-EINVAL, "ring name or out pointer is NULL");
+	ret = check_role((int)role);
+	if (ret != 0)
+		return ret;
+	if ((unsigned int)kind > NSHM_RING_RECORDS)
+		return nshm__err(-EINVAL, "unknown ring kind %d", (int)kind);
+	if (role != NSHM_RING_OBSERVER &&
+	    (kind == NSHM_RING_KIND_ANY || type == NULL))
+		return nshm__err(-EINVAL,
+				 "a %s must name the ring kind and element "
+				 "type (only observers may pass ANY/NULL)",
+				 role_name((int)role));
+	if (type != NULL && (ret = check_type(type)) != 0)
+		return ret;
+	if (flags & ~(unsigned int)NSHM_RING_ATTACH_FLAGS)
+		return nshm__err(-EINVAL,
+				 "unknown ring attach flags 0x%x (allowed: "
+				 "NSHM_PREFAULT, NSHM_MLOCK, "
+				 "NSHM_ALLOW_OTHER_OWNER)",
+				 flags & ~(unsigned int)NSHM_RING_ATTACH_FLAGS);
+
+	r = handle_new(name);
+	if (r == NULL)
+		return nshm__err(-ENOMEM, "out of memory for a ring handle");
+	ret = nshm_seg_open(name, 0, flags & NSHM_ALLOW_OTHER_OWNER, 0, &seg);
+	if (ret != 0)
+		goto err_free;
+	size = nshm_seg_size(seg);
+	if (size < NSHM_RING_HDR_SIZE) {
+		ret = nshm__err(-NSHM_EKIND,
+				"segment '%s' (%zu bytes) is too small to be a "
+				"ring",
+				name, size);
+		goto err_close;
+	}
+	ret = nshm_seg_attach(seg, flags & (NSHM_PREFAULT | NSHM_MLOCK), &area);
+	if (ret != 0)
+		goto err_close;
+	ret = wait_ready(area, name);
+	if (ret != 0)
+		goto err_detach;
+	/* One copy, then validate the copy: no double fetch. */
+	memcpy(&cfg, &((struct nshm_ring_shared *)area)->config, sizeof(cfg));
+	ret = validate_config(&cfg, size, kind, type, name);
+	if (ret != 0)
+		goto err_detach;
+	ret = handle_bind(r, seg, area, &cfg);
+	if (ret == 0)
+		ret = take_role(r, (int)role);
+	if (ret != 0)
+		goto err_detach;
+	*out = r;
+	return 0;
+
+err_detach:
+	save_err(why);
+	nshm_seg_detach(seg, area);
+	nshm_seg_close(seg);
+	handle_free(r);
+	return nshm__err(ret, "%s", why);
+err_close:
+	save_err(why);
+	nshm_seg_close(seg);
+	handle_free(r);
+	return nshm__err(ret, "%s", why);
+err_free:
+	handle_free(r);
+	return ret;
+}
+
+/* ---- close / delete --------------------------------------------------- */
+
+int nshm_ring_close(struct nshm_ring *r)
+{
+	struct ring_priv *p;
+	int ret, ret2;
+
+	if (r == NULL)
+		return 0;
+	nshm__err_clear();
+	p = priv(r);
+	if (r->role == NSHM_RING_PRODUCER || r->role == NSHM_RING_CONSUMER) {
+		int role = (int)r->role;
+
+		unclaim_role(r, role, true);
+		/*
+		 * Wake the other side unconditionally: if it sleeps it must
+		 * re-check and see CLOSED (-EPIPE once drained/full).
+		 */
+		nshm_event_notify(role == NSHM_RING_PRODUCER ? &r->sh->prod.ev
+							     : &r->sh->cons.ev);
+	}
+	ret = nshm_seg_detach(p->seg, p->area);
+	ret2 = nshm_seg_close(p->seg);
+	handle_free(r);
+	return ret != 0 ? ret : ret2;
+}
+
+int nshm_ring_delete(const char *name)
+{
+	nshm__err_clear();
+	if (name == NULL)
+		return nshm__err(-EINVAL, "ring name is NULL");
+	return nshm_seg_delete(name);
+}
+
+int nshm_ring_set_wait(struct nshm_ring *r, const struct nshm_wait_strategy *ws)
+{
+	nshm__err_clear();
+	if (r == NULL)
+		return nshm__err(-EINVAL, "ring handle is NULL");
+	if (ws != NULL && ws->reserved != 0)
+		return nshm__err(-EINVAL, "wait strategy: reserved field "
+				 "must be 0");
+	if (ws == NULL) {
+		memset(&priv(r)->ws, 0, sizeof(priv(r)->ws));
+		priv(r)->ws.spins = RING_DEFAULT_SPINS;
+		priv(r)->ws.yields = RING_DEFAULT_YIELDS;
+	} else {
+		priv(r)->ws = *ws;
+	}
+	return 0;
+}
+
+/* ---- blocking slow path ------------------------------------------------ */
+
+/*
+ * Is the condition the caller waits for true? Re-reads the other side's
+ * index (bounded) into the cache. @return 1 ready, 0 not, or
+ * -NSHM_ECORRUPT.
+ */
+static int ring_ready(struct nshm_ring *r)
+{
+	uint64_t v;
+
+	if (r->role == NSHM_RING_CONSUMER) {
+		if (r->ctail != r->cpos)
+			return 1;
+		/* A2 (as in nshm__ring_cons_refresh()). */
+		v = atomic_load_explicit(&r->sh->prod.index,
+					 memory_order_acquire);
+		if (v - r->cpos > r->ccap) {
+			nshm__ring_corrupt(r, v);
+			return -NSHM_ECORRUPT;
+		}
+		r->ctail = v;
+		return v != r->cpos;
+	}
+	if (r->ppos - r->phead < r->pcap)
+		return 1;
+	/* A1 (as in nshm__ring_prod_refresh()). */
+	v = atomic_load_explicit(&r->sh->cons.index, memory_order_acquire);
+	if (r->ppos - v > r->pcap) {
+		nshm__ring_corrupt(r, v);
+		return -NSHM_ECORRUPT;
+	}
+	r->phead = v;
+	return r->ppos - v < r->pcap;
+}
+
+/*
+ * The other side, while we wait for it: 0 (alive, or not there yet),
+ * -NSHM_EPEERDEAD, -EPIPE (closed cleanly), -NSHM_ECORRUPT (bogus id).
+ */
+static int peer_check(struct nshm_ring *r)
+{
+	struct nshm_ring_ctl *ctl = &r->sh->ctl;
+	bool prod = r->role == NSHM_RING_CONSUMER; /* we wait on producer */
+	const char *who = prod ? "producer" : "consumer";
+	uint64_t id = atomic_load_explicit(prod ? &ctl->producer_peer
+						: &ctl->consumer_peer,
+					   memory_order_acquire);
+	int alive;
+
+	if (id == 0) {
+		uint32_t s = atomic_load_explicit(prod ? &ctl->producer_state
+						       : &ctl->consumer_state,
+						  memory_order_acquire);
+
+		if (s == NSHM_ROLE_CLOSED)
+			return nshm__err(-EPIPE,
+					 "ring '%s': the %s closed with the "
+					 "ring %s",
+					 priv(r)->name, who,
+					 prod ? "empty" : "full");
+		return 0;
+	}
+	alive = nshm_peer_alive(priv(r)->area, id);
+	if (alive == 1)
+		return 0;
+	if (alive == 0)
+		return nshm__err(-NSHM_EPEERDEAD,
+				 "ring '%s': the %s (pid %u) died with the "
+				 "ring %s",
+				 priv(r)->name, who,
+				 atomic_load_explicit(prod ? &ctl->producer_pid
+							   : &ctl->consumer_pid,
+						      memory_order_relaxed),
+				 prod ? "empty" : "full");
+	return nshm__err(-NSHM_ECORRUPT,
+			 "ring '%s': %s id %016llx is not a participant (%s)",
+			 priv(r)->name, who, (unsigned long long)id,
+			 nshm_strerror(alive));
+}
+
+static int ring_wait(struct nshm_ring *r, const struct timespec *deadline)
+{
+	struct ring_priv *p = priv(r);
+	bool consumer = r->role == NSHM_RING_CONSUMER;
+	/* We sleep on the other side's line; we count on our own. */
+	struct nshm_event *ev = consumer ? &r->sh->prod.ev : &r->sh->cons.ev;
+	struct nshm_ring_side *own = consumer ? &r->sh->cons : &r->sh->prod;
+	int ret;
+
+	ret = ring_ready(r);
+	if (ret != 0)
+		return ret < 0 ? ret : 0;
+	if (r->err == -NSHM_ECORRUPT)
+		return nshm__err(-NSHM_ECORRUPT, "ring '%s' was found corrupt "
+				 "earlier (nshm_ring_clear_error() to retry)",
+				 p->name);
+	for (uint32_t i = 0; i < p->ws.spins; i++) {
+		nshm_cpu_relax();
+		if ((i & 15) == 15 && (ret = ring_ready(r)) != 0)
+			return ret < 0 ? ret : 0;
+	}
+	for (uint32_t i = 0; i < p->ws.yields; i++) {
+		sched_yield();
+		if ((ret = ring_ready(r)) != 0)
+			return ret < 0 ? ret : 0;
+	}
+
+	atomic_fetch_add_explicit(&own->waits, 1, memory_order_relaxed);
+	for (;;) {
+		struct timespec slice;
+		uint64_t left, step;
+		uint32_t key;
+
+		/* Sets WAITERS, then a seq_cst fence (F2 in sync/event.c). */
+		key = nshm_event_prepare(ev);
+		/*
+		 * E2: pairs with E1 in nshm__ring_notify(). After our
+		 * WAITERS store, run a full barrier on every CPU that runs a
+		 * registered (notifier) process: any index store it made
+		 * before its event-word load is now visible to the re-check
+		 * below, or its load comes after our RMW and sees WAITERS.
+		 * (A notifier without membarrier fences itself instead.)
+		 */
+		if (r->waiter_mb &&
+		    sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
+			r->waiter_mb = 0;
+		ret = ring_ready(r);
+		if (ret != 0)
+			return ret < 0 ? ret : 0;
+		ret = peer_check(r);
+		if (ret != 0)
+			return ret;
+		left = nshm__ns_until(deadline);
+		if (left == 0) {
+			atomic_fetch_add_explicit(&own->timeouts, 1,
+						  memory_order_relaxed);
+			return nshm__err(-ETIMEDOUT,
+					 "ring '%s': still %s at the deadline",
+					 p->name, consumer ? "empty" : "full");
+		}
+		step = p->ws.park_slice_ms
+			       ? (uint64_t)p->ws.park_slice_ms * 1000000u
+			       : RING_PARK_SLICE_NS;
+		if (!r->waiter_mb && step > RING_PARK_SLICE_NOMB_NS)
+			step = RING_PARK_SLICE_NOMB_NS;
+		nshm_deadline_in(&slice, left < step ? left : step);
+		atomic_fetch_add_explicit(&own->parks, 1, memory_order_relaxed);
+		ret = nshm_event_wait(ev, key, &slice);
+		if (ret != 0 && ret != -ETIMEDOUT)
+			return ret;
+		if (ret == -ETIMEDOUT && p->ws.check != NULL) {
+			ret = p->ws.check(r);
+			if (ret < 0)
+				return ret;
+		}
+	}
+}
+
+static int wait_common(struct nshm_ring *r, const struct timespec *deadline,
+		       int want)
+{
+	int ret;
+
+	nshm__err_clear();
+	if (r == NULL)
+		return nshm__err(-EINVAL, "ring handle is NULL");
+	if ((int)r->role != want)
+		return nshm__err(-EPERM, "%s wait on a %s handle of ring '%s'",
+				 role_name(want), role_name((int)r->role),
+				 priv(r)->name);
+	ret = check_deadline(deadline);
+	if (ret != 0)
+		return ret;
+	return ring_wait(r, deadline);
+}
+
+int nshm_ring_wait_writable(struct nshm_ring *r,
+			    const struct timespec *deadline)
+{
+	return wait_common(r, deadline, NSHM_RING_PRODUCER);
+}
+
+int nshm_ring_wait_readable(struct nshm_ring *r,
+			    const struct timespec *deadline)
+{
+	return wait_common(r, deadline, NSHM_RING_CONSUMER);
+}
+
+/* ---- introspection ---------------------------------------------------- */
+
+static int role_alive(struct nshm_ring *r, _Atomic(uint64_t) *peer,
+		      _Atomic(uint32_t) *state)
+{
+	uint64_t id = atomic_load_explicit(peer, memory_order_acquire);
+
+	if (id == 0)
+		return atomic_load_explicit(state, memory_order_relaxed) ==
+				       NSHM_ROLE_NEVER
+			       ? -1
+			       : 0;
+	return nshm_peer_alive(priv(r)->area, id) == 1;
+}
+
+int nshm_ring_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
+{
+	struct nshm_ring_shared *sh;
+	struct nshm_ring_ctl *ctl;
+	const struct nshm_ring_config *c;
+
+	nshm__err_clear();
+	if (r == NULL || st == NULL)
+		return nshm__err(-EINVAL, "ring handle or stats is NULL");
+	sh = r->sh;
+	ctl = &sh->ctl;
+	c = &priv(r)->cfg;
+	memset(st, 0, sizeof(*st));
+	/* Relaxed: a snapshot for humans; head first so count >= 0 usually. */
+	st->popped = atomic_load_explicit(&sh->cons.index, memory_order_relaxed);
+	st->pushed = atomic_load_explicit(&sh->prod.index, memory_order_relaxed);
+	st->count = st->pushed - st->popped;
+	if (st->count > c->capacity)
+		st->count = c->capacity; /* racy or corrupt: clamp */
+	st->full_waits = atomic_load_explicit(&sh->prod.waits,
+					      memory_order_relaxed);
+	st->empty_waits = atomic_load_explicit(&sh->cons.waits,
+					       memory_order_relaxed);
+	st->producer_parks = atomic_load_explicit(&sh->prod.parks,
+						  memory_order_relaxed);
+	st->consumer_parks = atomic_load_explicit(&sh->cons.parks,
+						  memory_order_relaxed);
+	st->producer_wakeups = atomic_load_explicit(&sh->prod.wakeups,
+						    memory_order_relaxed);
+	st->consumer_wakeups = atomic_load_explicit(&sh->cons.wakeups,
+						    memory_order_relaxed);
+	st->timeouts = atomic_load_explicit(&sh->prod.timeouts,
+					    memory_order_relaxed) +
+		       atomic_load_explicit(&sh->cons.timeouts,
+					    memory_order_relaxed);
+	st->corrupt = atomic_load_explicit(&ctl->corrupt_seen,
+					   memory_order_relaxed);
+	st->capacity = c->capacity;
+	st->elem_size = c->elem_size;
+	st->producer_pid = atomic_load_explicit(&ctl->producer_pid,
+						memory_order_relaxed);
+	st->consumer_pid = atomic_load_explicit(&ctl->consumer_pid,
+						memory_order_relaxed);
+	st->producer_alive = role_alive(r, &ctl->producer_peer,
+					&ctl->producer_state);
+	st->consumer_alive = role_alive(r, &ctl->consumer_peer,
+					&ctl->consumer_state);
+	st->producer_attaches = atomic_load_explicit(&ctl->producer_attaches,
+						     memory_order_relaxed);
+	st->consumer_attaches = atomic_load_explicit(&ctl->consumer_attaches,
+						     memory_order_relaxed);
+	st->kind = c->kind;
+	st->type_version = c->type_version;
+	st->type_fp = c->type_fp;
+	memcpy(st->type_name, c->type_name, sizeof(st->type_name));
+	return 0;
+}
+
+int nshm_ring_check(struct nshm_ring *r)
+{
+	struct nshm_ring_config now;
+	struct nshm_ring_shared *sh;
+	uint64_t head, tail;
+	const char *name;
+
+	nshm__err_clear();
+	if (r == NULL)
+		return nshm__err(-EINVAL, "ring handle is NULL");
+	sh = r->sh;
+	name = priv(r)->name;
+	memcpy(&now, &sh->config, sizeof(now));
+	if (memcmp(&now, &priv(r)->cfg, sizeof(now)) != 0 ||
+	    nshm__crc32c(&now, offsetof(struct nshm_ring_config, crc)) !=
+		    now.crc)
+		goto corrupt_cfg;
+	if (atomic_load_explicit(&sh->ctl.state, memory_order_relaxed) !=
+	    NSHM_RING_READY)
+		goto corrupt_cfg;
+	tail = atomic_load_explicit(&sh->prod.index, memory_order_acquire);
+	head = atomic_load_explicit(&sh->cons.index, memory_order_acquire);
+	if (r->role == NSHM_RING_PRODUCER && tail != r->ppos)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': tail %llu was changed behind the "
+				 "producer (ours is %llu)",
+				 name, (unsigned long long)tail,
+				 (unsigned long long)r->ppos);
+	if (r->role == NSHM_RING_CONSUMER && head != r->cpos)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': head %llu was changed behind the "
+				 "consumer (ours is %llu)",
+				 name, (unsigned long long)head,
+				 (unsigned long long)r->cpos);
+	if (tail - head > (uint64_t)r->mask + 1)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': tail %llu and head %llu are more "
+				 "than the capacity apart",
+				 name, (unsigned long long)tail,
+				 (unsigned long long)head);
+	return 0;
+
+corrupt_cfg:
+	atomic_fetch_add_explicit(&sh->ctl.corrupt_seen, 1,
+				  memory_order_relaxed);
+	return nshm__err(-NSHM_ECORRUPT,
+			 "ring '%s': the immutable header changed after "
+			 "attach",
+			 name);
+}
+
+/* ---- out-of-line copies of the inline data plane (STYLE B.5) ---------- */
+
+void *nshm_ring_reserve_fn(struct nshm_ring *r)
+{
+	return nshm_ring_reserve(r);
+}
+
+void nshm_ring_commit_fn(struct nshm_ring *r)
+{
+	nshm_ring_commit(r);
+}
+
+uint32_t nshm_ring_reserve_n_fn(struct nshm_ring *r, uint32_t n,
+				struct nshm_ring_span *sp)
+{
+	return nshm_ring_reserve_n(r, n, sp);
+}
+
+void nshm_ring_commit_n_fn(struct nshm_ring *r, uint32_t n)
+{
+	nshm_ring_commit_n(r, n);
+}
+
+void *nshm_ring_peek_fn(struct nshm_ring *r)
+{
+	return nshm_ring_peek(r);
+}
+
+void nshm_ring_release_fn(struct nshm_ring *r)
+{
+	nshm_ring_release(r);
+}
+
+uint32_t nshm_ring_peek_n_fn(struct nshm_ring *r, uint32_t n,
+			     struct nshm_ring_span *sp)
+{
+	return nshm_ring_peek_n(r, n, sp);
+}
+
+void nshm_ring_release_n_fn(struct nshm_ring *r, uint32_t n)
+{
+	nshm_ring_release_n(r, n);
+}
+
+bool nshm_ring_push_fn(struct nshm_ring *r, const void *elem)
+{
+	return nshm_ring_push(r, elem);
+}
+
+bool nshm_ring_pop_fn(struct nshm_ring *r, void *elem)
+{
+	return nshm_ring_pop(r, elem);
+}
+
+uint32_t nshm_ring_push_n_fn(struct nshm_ring *r, const void *elems,
+			     uint32_t n)
+{
+	return nshm_ring_push_n(r, elems, n);
+}
+
+uint32_t nshm_ring_pop_n_fn(struct nshm_ring *r, void *elems, uint32_t n)
+{
+	return nshm_ring_pop_n(r, elems, n);
+}
+
+int nshm_ring_push_wait_fn(struct nshm_ring *r, const void *elem,
+			   const struct timespec *deadline)
+{
+	return nshm_ring_push_wait(r, elem, deadline);
+}
+
+int nshm_ring_pop_wait_fn(struct nshm_ring *r, void *elem,
+			  const struct timespec *deadline)
+{
+	return nshm_ring_pop_wait(r, elem, deadline);
+}
+
+int nshm_ring_push_n_wait_fn(struct nshm_ring *r, const void *elems,
+			     uint32_t n, const struct timespec *deadline)
+{
+	return nshm_ring_push_n_wait(r, elems, n, deadline);
+}
+
+int nshm_ring_pop_n_wait_fn(struct nshm_ring *r, void *elems, uint32_t n,
+			    const struct timespec *deadline)
+{
+	return nshm_ring_pop_n_wait(r, elems, n, deadline);
+}
+
+uint32_t nshm_ring_capacity_fn(const struct nshm_ring *r)
+{
+	return nshm_ring_capacity(r);
+}
+
+uint32_t nshm_ring_elem_size_fn(const struct nshm_ring *r)
+{
+	return nshm_ring_elem_size(r);
+}
+
+uint64_t nshm_ring_position_fn(const struct nshm_ring *r)
+{
+	return nshm_ring_position(r);
+}
+
+int nshm_ring_error_fn(const struct nshm_ring *r)
+{
+	return nshm_ring_error(r);
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_RING_TEST_H
+#define NSHM_RING_TEST_H
+
+/* Shared helpers for the ring tests: a checksummed 64-byte message. */
+
+#include <nshm/nshm.h>
+#include "test_util.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define T_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define T_SANITIZED 1
+#endif
+#endif
+#ifndef T_SANITIZED
+#define T_SANITIZED 0
+#endif
+
+struct msg {
+	uint64_t seq;
+	uint64_t payload[6];
+	uint64_t sum;
+};
+_Static_assert(sizeof(struct msg) == 64, "64-byte message");
+
+NSHM_RING_DEFINE(msg_ring, struct msg)
+
+static inline uint64_t msg_word(uint64_t seq, int i)
+{
+	return (seq + 1) * 0x9e3779b97f4a7c15ull ^ (uint64_t)i << 56;
+}
+
+static inline void msg_fill(struct msg *m, uint64_t seq)
+{
+	uint64_t s = seq;
+
+	m->seq = seq;
+	for (int i = 0; i < 6; i++) {
+		m->payload[i] = msg_word(seq, i);
+		s = s * 31 + m->payload[i];
+	}
+	m->sum = s;
+}
+
+/* 0: fine; 1: wrong sequence; 2: torn/corrupt payload. */
+static inline int msg_check(const struct msg *m, uint64_t want)
+{
+	uint64_t s = m->seq;
+
+	if (m->seq != want)
+		return 1;
+	for (int i = 0; i < 6; i++) {
+		if (m->payload[i] != msg_word(want, i))
+			return 2;
+		s = s * 31 + m->payload[i];
+	}
+	return s == m->sum ? 0 : 2;
+}
+
+static inline uint64_t t_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline struct timespec *t_in_ms(struct timespec *ts, uint64_t ms)
+{
+	return nshm_deadline_in(ts, ms * 1000000u);
+}
+
+/* Message count for the big cross-process runs, scaled and sanitizer-aware. */
+static inline uint64_t t_count(uint64_t plain)
+{
+	double n = (double)plain * t_scale();
+
+	if (T_SANITIZED)
+		n /= 20;
+	return n < 1000 ? 1000 : (uint64_t)n;
+}
+
+#endif /* NSHM_RING_TEST_H */
