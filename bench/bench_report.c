@@ -1,0 +1,693 @@
+/* SPDX-License-Identifier: MIT */
+/* nshm-bench: medians, ratios, the table, JSON and the plot. */
+#include "bench_report.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <unistd.h>
+
+/*
+ * Performance targets of the nshm ring issues, checked (printed, never
+ * asserted) against the hardware floor. Add a line when a ring kind lands
+ * with a target of its own.
+ */
+static const struct target targets[] = {
+	{ "nshm-spsc", "issue 4", 0.90, 1.15, { 8, 64, 256, 1024, 4096, 0 } },
+};
+#define NTARGETS (sizeof(targets) / sizeof(targets[0]))
+
+/* ---- notes -------------------------------------------------------------- */
+
+#define MAX_NOTES 32
+static char notes[MAX_NOTES][240];
+static unsigned nnotes;
+
+void bench_note(const char *fmt, ...)
+{
+	char buf[240];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (unsigned i = 0; i < nnotes; i++)
+		if (strcmp(notes[i], buf) == 0)
+			return;
+	if (nnotes < MAX_NOTES)
+		memcpy(notes[nnotes++], buf, sizeof(buf));
+}
+
+/* ---- medians and ratios ------------------------------------------------- */
+
+static int cmp_dbl(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, unsigned n)
+{
+	if (n == 0)
+		return NAN;
+	qsort(v, n, sizeof(*v), cmp_dbl);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+#define MEDIAN_OF(c, field, okfield, out)                                 \
+	do {                                                              \
+		double v_[BENCH_MAX_REPS];                                \
+		unsigned k_ = 0;                                          \
+		for (unsigned r_ = 0; r_ < (c)->nreps; r_++)              \
+			if ((c)->reps[r_].okfield)                        \
+				v_[k_++] = (double)(c)->reps[r_].field;   \
+		(out) = median(v_, k_);                                   \
+	} while (0)
+
+/* Half the range of a field over the good repetitions, in % of @p med. */
+#define SPREAD_OF(c, field, okfield, med, out)                            \
+	do {                                                              \
+		double lo_ = INFINITY, hi_ = -INFINITY;                   \
+		for (unsigned r_ = 0; r_ < (c)->nreps; r_++) {            \
+			if (!(c)->reps[r_].okfield)                       \
+				continue;                                 \
+			lo_ = fmin(lo_, (c)->reps[r_].field);             \
+			hi_ = fmax(hi_, (c)->reps[r_].field);             \
+		}                                                         \
+		(out) = (med) > 0 && hi_ >= lo_ ?                         \
+				(hi_ - lo_) / (med) * 50.0 : NAN;         \
+	} while (0)
+
+void report_finish(struct case_result *res, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct case_result *c = &res[i];
+		double m;
+
+		c->have_tput = c->have_rtt = false;
+		c->max = 0;
+		for (unsigned r = 0; r < c->nreps; r++) {
+			c->have_tput |= c->reps[r].tput_ok;
+			if (c->reps[r].rtt_ok) {
+				c->have_rtt = true;
+				if (c->reps[r].max > c->max)
+					c->max = c->reps[r].max;
+			}
+		}
+		MEDIAN_OF(c, msgs_per_s, tput_ok, c->msgs_per_s);
+		MEDIAN_OF(c, gb_per_s, tput_ok, c->gb_per_s);
+		MEDIAN_OF(c, msgs, tput_ok, m);
+		c->msgs = isnan(m) ? 0 : (uint64_t)m;
+		MEDIAN_OF(c, p50, rtt_ok, c->p50);
+		MEDIAN_OF(c, p90, rtt_ok, c->p90);
+		MEDIAN_OF(c, p99, rtt_ok, c->p99);
+		MEDIAN_OF(c, p999, rtt_ok, c->p999);
+		MEDIAN_OF(c, mean, rtt_ok, c->mean);
+		MEDIAN_OF(c, samples, rtt_ok, m);
+		c->samples = isnan(m) ? 0 : (uint64_t)m;
+		if (!c->have_rtt)
+			c->max = NAN;
+		SPREAD_OF(c, msgs_per_s, tput_ok, c->msgs_per_s,
+			  c->tput_spread);
+		SPREAD_OF(c, p50, rtt_ok, c->p50, c->p50_spread);
+	}
+}
+
+struct ratios {
+	double tput_hw, rtt_hw;		/* nshm / hw */
+	double tput_alt, rtt_alt;	/* nshm / best non-nshm */
+	const struct case_result *alt_tput, *alt_rtt;
+};
+
+/*
+ * Median over repetitions of the per-repetition ratio a_r / b_r. Cases of
+ * one size run back to back in each repetition, so a and b of the same
+ * repetition saw the same machine; pairing them cancels most of the noise
+ * that drifts between repetitions.
+ */
+static double paired_ratio(const struct case_result *a,
+			   const struct case_result *b, bool tput)
+{
+	double v[BENCH_MAX_REPS];
+	unsigned k = 0, n = a->nreps < b->nreps ? a->nreps : b->nreps;
+
+	for (unsigned r = 0; r < n; r++) {
+		const struct rep_result *x = &a->reps[r], *y = &b->reps[r];
+
+		if (tput && x->tput_ok && y->tput_ok && y->msgs_per_s > 0)
+			v[k++] = x->msgs_per_s / y->msgs_per_s;
+		else if (!tput && x->rtt_ok && y->rtt_ok && y->p50 > 0)
+			v[k++] = x->p50 / y->p50;
+	}
+	return median(v, k);
+}
+
+static void ratios_of(const struct case_result *res, unsigned n,
+		      const struct case_result *c, struct ratios *q)
+{
+	const struct case_result *hw = NULL;
+
+	memset(q, 0, sizeof(*q));
+	q->tput_hw = q->rtt_hw = q->tput_alt = q->rtt_alt = NAN;
+	for (unsigned i = 0; i < n; i++) {
+		const struct case_result *o = &res[i];
+
+		if (o->def.size != c->def.size || o->skipped)
+			continue;
+		if (o->def.tp->baseline && hw == NULL)
+			hw = o;
+		if (o->def.tp->baseline || o->def.tp->nshm)
+			continue;
+		if (o->have_tput &&
+		    (q->alt_tput == NULL ||
+		     o->msgs_per_s > q->alt_tput->msgs_per_s))
+			q->alt_tput = o;
+		if (o->have_rtt &&
+		    (q->alt_rtt == NULL || o->p50 < q->alt_rtt->p50))
+			q->alt_rtt = o;
+	}
+	if (hw != NULL) {
+		q->tput_hw = paired_ratio(c, hw, true);
+		q->rtt_hw = paired_ratio(c, hw, false);
+	}
+	if (q->alt_tput != NULL)
+		q->tput_alt = paired_ratio(c, q->alt_tput, true);
+	if (q->alt_rtt != NULL)
+		q->rtt_alt = paired_ratio(c, q->alt_rtt, false);
+}
+
+static const struct target *target_of(const struct case_result *c)
+{
+	for (unsigned t = 0; t < NTARGETS; t++) {
+		if (strcmp(targets[t].transport, c->def.tp->name) != 0)
+			continue;
+		for (unsigned k = 0; targets[t].sizes[k]; k++)
+			if (targets[t].sizes[k] == c->def.size)
+				return &targets[t];
+	}
+	return NULL;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+static void fmt_num(char *buf, size_t len, double v, const char *fmt)
+{
+	if (isnan(v))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, fmt, v);
+}
+
+static void fmt_size(char *buf, size_t len, size_t s)
+{
+	if (s >= 1024 && s % 1024 == 0)
+		snprintf(buf, len, "%zuK", s / 1024);
+	else
+		snprintf(buf, len, "%zu", s);
+}
+
+static const char *pass(double ratio, double limit, bool at_least)
+{
+	if (isnan(ratio))
+		return "n/a";
+	return (at_least ? ratio >= limit : ratio <= limit) ? "PASS" : "MISS";
+}
+
+void report_table(FILE *f, const struct run_info *ri,
+		  const struct case_result *res, unsigned n)
+{
+	bool any_nshm = false;
+	char a[32], b[32], c1[32], d[32], e[32], g[32], h[32], s[24];
+	char sp1[16], sp2[16];
+
+	fprintf(f, "nshm-bench %d.%d.%d, %s\n", 0, 1, 0, ri->date);
+	fprintf(f, "cpu: %s, %d CPUs online; %s\n", ri->cpu_model,
+		ri->ncpus_online, ri->kernel);
+	fprintf(f, "placement: %s\n", ri->pl.desc);
+	fprintf(f, "clock: %s\n", ri->clock);
+	fprintf(f, "%u repetitions, cases interleaved; medians over "
+		   "repetitions (+-%%: half their range in %% of the "
+		   "median; max: the largest of all); per run at most "
+		   "%llu messages / %llu round trips / %llu ms; %.1f s in "
+		   "all%s\n\n",
+		ri->reps, (unsigned long long)ri->msgs,
+		(unsigned long long)ri->rtt_iters,
+		(unsigned long long)ri->budget_ms, ri->wall_s,
+		ri->quick ? " (--quick: smoke numbers only)" : "");
+
+	fprintf(f, "%-10s %-5s %6s %9s %4s %7s %9s %4s %8s %8s %9s %10s\n",
+		"transport", "mode", "size", "Mmsg/s", "+-%", "GB/s",
+		"rtt p50", "+-%", "p90", "p99", "p99.9", "max (ns)");
+	for (unsigned i = 0; i < n; i++) {
+		const struct case_result *c = &res[i];
+
+		any_nshm |= c->def.tp->nshm;
+		fmt_size(s, sizeof(s), c->def.size);
+		if (c->skipped) {
+			fprintf(f, "%-10s %-5s %6s  %s\n", c->def.tp->name,
+				mode_name(c->def.mode), s, c->note);
+			continue;
+		}
+		fmt_num(a, sizeof(a), c->msgs_per_s / 1e6, "%.3f");
+		fmt_num(b, sizeof(b), c->gb_per_s, "%.3f");
+		fmt_num(c1, sizeof(c1), c->p50, "%.0f");
+		fmt_num(d, sizeof(d), c->p90, "%.0f");
+		fmt_num(e, sizeof(e), c->p99, "%.0f");
+		fmt_num(g, sizeof(g), c->p999, "%.0f");
+		fmt_num(h, sizeof(h), c->max, "%.0f");
+		fmt_num(sp1, sizeof(sp1), c->tput_spread, "%.0f");
+		fmt_num(sp2, sizeof(sp2), c->p50_spread, "%.0f");
+		fprintf(f, "%-10s %-5s %6s %9s %4s %7s %9s %4s %8s %8s %9s "
+			   "%10s\n",
+			c->def.tp->name, mode_name(c->def.mode), s, a, sp1, b,
+			c1, sp2, d, e, g, h);
+		if (c->note[0] != '\0')
+			fprintf(f, "%-10s   ! %s\n", "", c->note);
+	}
+
+	if (!any_nshm) {
+		fprintf(f, "\nratios: no nshm ring transport in this run");
+#ifndef NSHM_BENCH_HAVE_RING
+		fprintf(f, " (not built: include/nshm/ring.h was missing "
+			   "at configure time)");
+#endif
+		fprintf(f, "\n");
+	} else {
+		fprintf(f, "\nratios of nshm rings: medians of per-repetition "
+			   "ratios (throughput: higher is better; rtt = p50 "
+			   "round trip: lower is better)\n");
+		fprintf(f, "%-10s %-5s %6s %9s %9s %17s %17s\n", "transport",
+			"mode", "size", "tput/hw", "rtt/hw", "tput/best-alt",
+			"rtt/best-alt");
+		for (unsigned i = 0; i < n; i++) {
+			const struct case_result *c = &res[i];
+			struct ratios q;
+			char x[48], y[48];
+
+			if (!c->def.tp->nshm || c->skipped)
+				continue;
+			ratios_of(res, n, c, &q);
+			fmt_size(s, sizeof(s), c->def.size);
+			fmt_num(a, sizeof(a), q.tput_hw, "%.2fx");
+			fmt_num(b, sizeof(b), q.rtt_hw, "%.2fx");
+			fmt_num(c1, sizeof(c1), q.tput_alt, "%.1fx");
+			fmt_num(d, sizeof(d), q.rtt_alt, "%.3fx");
+			snprintf(x, sizeof(x), "%s (%s)", c1,
+				 q.alt_tput ? q.alt_tput->def.tp->name : "-");
+			snprintf(y, sizeof(y), "%s (%s)", d,
+				 q.alt_rtt ? q.alt_rtt->def.tp->name : "-");
+			fprintf(f, "%-10s %-5s %6s %9s %9s %17s %17s\n",
+				c->def.tp->name, mode_name(c->def.mode), s, a,
+				b, x, y);
+		}
+		for (unsigned t = 0; t < NTARGETS; t++) {
+			bool header = false;
+
+			for (unsigned i = 0; i < n; i++) {
+				const struct case_result *c = &res[i];
+				struct ratios q;
+
+				if (c->skipped || target_of(c) != &targets[t])
+					continue;
+				if (!header) {
+					fprintf(f,
+						"\n*** targets of %s (%s): "
+						"throughput >= %.2fx hw, "
+						"rtt p50 <= %.2fx hw ***\n",
+						targets[t].transport,
+						targets[t].issue,
+						targets[t].tput_min_x_hw,
+						targets[t].rtt_max_x_hw);
+					fprintf(f, "%-10s %-5s %6s %9s %5s "
+						   "%9s %5s\n",
+						"transport", "mode", "size",
+						"tput/hw", "", "rtt/hw", "");
+					header = true;
+				}
+				ratios_of(res, n, c, &q);
+				fmt_size(s, sizeof(s), c->def.size);
+				fmt_num(a, sizeof(a), q.tput_hw, "%.3fx");
+				fmt_num(b, sizeof(b), q.rtt_hw, "%.3fx");
+				fprintf(f, "%-10s %-5s %6s %9s %5s %9s %5s\n",
+					c->def.tp->name,
+					mode_name(c->def.mode), s, a,
+					pass(q.tput_hw,
+					     targets[t].tput_min_x_hw, true),
+					b,
+					pass(q.rtt_hw,
+					     targets[t].rtt_max_x_hw, false));
+			}
+		}
+	}
+	if (nnotes) {
+		fprintf(f, "\nnotes:\n");
+		for (unsigned i = 0; i < nnotes; i++)
+			fprintf(f, "  - %s\n", notes[i]);
+	}
+	fflush(f);
+}
+
+/* ---- JSON --------------------------------------------------------------- */
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		default:
+			if (*p < 0x20)
+				fprintf(f, "\\u%04x", *p);
+			else
+				fputc(*p, f);
+		}
+	}
+	fputc('"', f);
+}
+
+static void json_num(FILE *f, double v, const char *fmt)
+{
+	if (!isfinite(v))
+		fputs("null", f);
+	else
+		fprintf(f, fmt, v);
+}
+
+static void json_placement(FILE *f, const struct placement *pl,
+			   const char *ind)
+{
+	fprintf(f, "{\n%s  \"cpus\": [", ind);
+	for (int i = 0; i < pl->n; i++)
+		fprintf(f, "%s%d", i ? ", " : "", pl->cpu[i]);
+	fprintf(f, "],\n%s  \"pinned\": %s,\n%s  \"method\": ", ind,
+		pl->pinned ? "true" : "false", ind);
+	json_str(f, pl->method);
+	fprintf(f, ",\n%s  \"shared_cache\": ", ind);
+	json_str(f, pl->shared_cache);
+	fprintf(f, ",\n%s  \"smt_siblings\": %s,\n%s  \"desc\": ", ind,
+		pl->smt_siblings ? "true" : "false", ind);
+	json_str(f, pl->desc);
+	fprintf(f, "\n%s}", ind);
+}
+
+int report_json(const char *path, const struct run_info *ri,
+		const struct case_result *res, unsigned n)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+
+	if (f == NULL) {
+		fprintf(stderr, "nshm-bench: --json %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	fprintf(f, "{\n  \"tool\": \"nshm-bench\",\n  \"version\": \"0.1.0\",\n");
+	fprintf(f, "  \"date\": ");
+	json_str(f, ri->date);
+	fprintf(f, ",\n  \"cpu_model\": ");
+	json_str(f, ri->cpu_model);
+	fprintf(f, ",\n  \"ncpus\": %d,\n  \"kernel\": ", ri->ncpus_online);
+	json_str(f, ri->kernel);
+	fprintf(f, ",\n  \"clock\": ");
+	json_str(f, ri->clock);
+	fprintf(f, ",\n  \"placement\": ");
+	json_placement(f, &ri->pl, "  ");
+	fprintf(f, ",\n  \"options\": {\"reps\": %u, \"msgs\": %llu, "
+		   "\"rtt_iters\": %llu, \"budget_ms\": %llu, \"quick\": %s},\n",
+		ri->reps, (unsigned long long)ri->msgs,
+		(unsigned long long)ri->rtt_iters,
+		(unsigned long long)ri->budget_ms,
+		ri->quick ? "true" : "false");
+	fprintf(f, "  \"wall_s\": %.2f,\n  \"notes\": [", ri->wall_s);
+	for (unsigned i = 0; i < nnotes; i++) {
+		fprintf(f, "%s\n    ", i ? "," : "");
+		json_str(f, notes[i]);
+	}
+	fprintf(f, "%s],\n  \"cases\": [", nnotes ? "\n  " : "");
+	for (unsigned i = 0; i < n; i++) {
+		const struct case_result *c = &res[i];
+		const struct target *t = target_of(c);
+		struct ratios q;
+
+		fprintf(f, "%s\n    {\n      \"transport\": ", i ? "," : "");
+		json_str(f, c->def.tp->name);
+		fprintf(f, ",\n      \"mode\": \"%s\",\n      \"size\": %zu,\n"
+			   "      \"producers\": %u,\n      \"consumers\": %u,\n"
+			   "      \"capacity\": %u,\n      \"reps\": %u,\n"
+			   "      \"skipped\": %s,\n      \"note\": ",
+			mode_name(c->def.mode), c->def.size, c->def.producers,
+			c->def.consumers, c->capacity, c->nreps,
+			c->skipped ? "true" : "false");
+		json_str(f, c->note);
+		fprintf(f, ",\n      \"msgs\": %llu,\n      \"msgs_per_s\": ",
+			(unsigned long long)c->msgs);
+		json_num(f, c->have_tput ? c->msgs_per_s : NAN, "%.0f");
+		fprintf(f, ",\n      \"gb_per_s\": ");
+		json_num(f, c->have_tput ? c->gb_per_s : NAN, "%.4f");
+		fprintf(f, ",\n      \"msgs_per_s_spread_pct\": ");
+		json_num(f, c->tput_spread, "%.1f");
+		fprintf(f, ",\n      \"rtt_p50_spread_pct\": ");
+		json_num(f, c->p50_spread, "%.1f");
+		fprintf(f, ",\n      \"rtt_samples\": %llu,\n      \"rtt_ns\": {"
+			   "\"p50\": ", (unsigned long long)c->samples);
+		json_num(f, c->have_rtt ? c->p50 : NAN, "%.1f");
+		fprintf(f, ", \"p90\": ");
+		json_num(f, c->have_rtt ? c->p90 : NAN, "%.1f");
+		fprintf(f, ", \"p99\": ");
+		json_num(f, c->have_rtt ? c->p99 : NAN, "%.1f");
+		fprintf(f, ", \"p999\": ");
+		json_num(f, c->have_rtt ? c->p999 : NAN, "%.1f");
+		fprintf(f, ", \"max\": ");
+		json_num(f, c->have_rtt ? c->max : NAN, "%.1f");
+		fprintf(f, ", \"mean\": ");
+		json_num(f, c->have_rtt ? c->mean : NAN, "%.1f");
+		fprintf(f, "},\n      \"per_rep\": {\"msgs_per_s\": [");
+		for (unsigned r = 0; r < c->nreps; r++) {
+			fprintf(f, "%s", r ? ", " : "");
+			json_num(f, c->reps[r].tput_ok ? c->reps[r].msgs_per_s
+						       : NAN, "%.0f");
+		}
+		fprintf(f, "], \"rtt_p50_ns\": [");
+		for (unsigned r = 0; r < c->nreps; r++) {
+			fprintf(f, "%s", r ? ", " : "");
+			json_num(f, c->reps[r].rtt_ok ? c->reps[r].p50 : NAN,
+				 "%.1f");
+		}
+		fprintf(f, "]},\n      \"placement\": ");
+		json_placement(f, &ri->pl, "      ");
+		if (c->def.tp->nshm && !c->skipped) {
+			ratios_of(res, n, c, &q);
+			fprintf(f, ",\n      \"ratios\": {\"tput_x_hw\": ");
+			json_num(f, q.tput_hw, "%.4f");
+			fprintf(f, ", \"rtt_p50_x_hw\": ");
+			json_num(f, q.rtt_hw, "%.4f");
+			fprintf(f, ", \"tput_x_best_alt\": ");
+			json_num(f, q.tput_alt, "%.4f");
+			fprintf(f, ", \"best_alt_tput\": ");
+			json_str(f, q.alt_tput ? q.alt_tput->def.tp->name : "");
+			fprintf(f, ", \"rtt_p50_x_best_alt\": ");
+			json_num(f, q.rtt_alt, "%.4f");
+			fprintf(f, ", \"best_alt_rtt\": ");
+			json_str(f, q.alt_rtt ? q.alt_rtt->def.tp->name : "");
+			fprintf(f, "}");
+			if (t != NULL) {
+				fprintf(f, ",\n      \"target\": {\"issue\": ");
+				json_str(f, t->issue);
+				fprintf(f, ", \"tput_min_x_hw\": %.2f, "
+					   "\"rtt_p50_max_x_hw\": %.2f, "
+					   "\"tput\": \"%s\", \"rtt\": \"%s\"}",
+					t->tput_min_x_hw, t->rtt_max_x_hw,
+					pass(q.tput_hw, t->tput_min_x_hw, true),
+					pass(q.rtt_hw, t->rtt_max_x_hw, false));
+			}
+		}
+		fprintf(f, "\n    }");
+	}
+	fprintf(f, "\n  ]\n}\n");
+	if (f != stdout && fclose(f) != 0) {
+		fprintf(stderr, "nshm-bench: --json %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the plot (gnuplot) ------------------------------------------------- */
+
+static void gp_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++)
+		if (*s == '"' || *s == '\\')
+			fputc('\'', f);
+		else if (*s == '\n')
+			fputs("\\n", f); /* gnuplot's own escape */
+		else if ((unsigned char)*s >= 0x20)
+			fputc(*s, f);
+	fputc('"', f);
+}
+
+int report_plot(const char *path, const struct run_info *ri,
+		const struct case_result *res, unsigned n)
+{
+	char dat[] = "/tmp/nshm-bench-plot-XXXXXX";
+	const struct case_result *series[64];
+	unsigned ns = 0;
+	const char *term;
+	FILE *d, *gp;
+	int fd, ret = 0;
+
+	if (strchr(path, '\'') != NULL || strchr(path, '"') != NULL) {
+		fprintf(stderr, "nshm-bench: --plot: no quotes in the path, "
+				"please\n");
+		return -1;
+	}
+	if (system("command -v gnuplot >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "nshm-bench: --plot needs gnuplot (Debian: "
+				"apt-get install gnuplot-nox); no plot "
+				"written\n");
+		return -1;
+	}
+	term = system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1") ==
+			       0 ?
+		       "pngcairo size 1400,1000 font ',10'" :
+		       "png size 1400,1000";
+
+	/* One series per transport and mode, in case order. */
+	for (unsigned i = 0; i < n && ns < 64; i++) {
+		bool seen = false;
+
+		for (unsigned k = 0; k < ns; k++)
+			if (series[k]->def.tp == res[i].def.tp &&
+			    series[k]->def.mode == res[i].def.mode)
+				seen = true;
+		if (!seen)
+			series[ns++] = &res[i];
+	}
+	fd = mkstemp(dat);
+	if (fd < 0 || (d = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "nshm-bench: --plot: temporary file: %s\n",
+			strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	for (unsigned k = 0; k < ns; k++) {
+		fprintf(d, "# %s %s\n", series[k]->def.tp->name,
+			mode_name(series[k]->def.mode));
+		for (unsigned i = 0; i < n; i++) {
+			const struct case_result *c = &res[i];
+
+			if (c->def.tp != series[k]->def.tp ||
+			    c->def.mode != series[k]->def.mode)
+				continue;
+			fprintf(d, "%zu", c->def.size);
+			if (c->have_rtt)
+				fprintf(d, " %.1f %.1f %.1f", c->p50, c->p99,
+					c->p999);
+			else
+				fprintf(d, " ? ? ?");
+			if (c->have_tput)
+				fprintf(d, " %.6f %.6f\n", c->msgs_per_s / 1e6,
+					c->gb_per_s);
+			else
+				fprintf(d, " ? ?\n");
+		}
+		fprintf(d, "\n\n");
+	}
+	fclose(d);
+
+	gp = popen("gnuplot", "w");
+	if (gp == NULL) {
+		fprintf(stderr, "nshm-bench: --plot: cannot run gnuplot\n");
+		unlink(dat);
+		return -1;
+	}
+	fprintf(gp, "set terminal %s\nset output '%s'\n", term, path);
+	fprintf(gp, "set datafile missing '?'\n");
+	fprintf(gp, "set multiplot layout 2,2 title ");
+	{
+		char t[700];
+
+		snprintf(t, sizeof(t),
+			 "nshm-bench, %s, %s (%d CPUs), medians of %u reps\n"
+			 "CPUs %d,%d%s, shared cache %s",
+			 ri->date, ri->cpu_model, ri->ncpus_online, ri->reps,
+			 ri->pl.n > 0 ? ri->pl.cpu[0] : -1,
+			 ri->pl.n > 1 ? ri->pl.cpu[1] : -1,
+			 ri->pl.pinned ? "" : " (unpinned)",
+			 ri->pl.shared_cache);
+		gp_str(gp, t);
+	}
+	fprintf(gp, " font ',11'\n");
+	fprintf(gp, "set logscale x 2\nset logscale y 10\nset grid\n"
+		    "set key outside right top font ',9'\n"
+		    "set xlabel 'message size (bytes)'\n"
+		    "set format y '%%g'\n");
+	{
+		size_t lo = SIZE_MAX, hi = 0;
+
+		fprintf(gp, "set xtics (");
+		for (unsigned i = 0, k = 0; i < n; i++) {
+			bool dup = false;
+
+			for (unsigned j = 0; j < i; j++)
+				if (res[j].def.size == res[i].def.size)
+					dup = true;
+			if (dup)
+				continue;
+			fprintf(gp, "%s\"%zu\" %zu", k++ ? ", " : "",
+				res[i].def.size, res[i].def.size);
+			if (res[i].def.size < lo)
+				lo = res[i].def.size;
+			if (res[i].def.size > hi)
+				hi = res[i].def.size;
+		}
+		fprintf(gp, ")\nset xrange [%g:%g]\n", (double)lo / 1.5,
+			(double)hi * 1.5);
+	}
+	{
+		static const struct {
+			const char *title;
+			int col;
+		} panels[] = {
+			{ "round trip, median (ns)", 2 },
+			{ "round trip, p99 (ns)", 3 },
+			{ "throughput (million messages/s)", 5 },
+			{ "throughput (GB/s of payload)", 6 },
+		};
+
+		for (unsigned p = 0; p < 4; p++) {
+			fprintf(gp, "set title '%s'\nplot ", panels[p].title);
+			for (unsigned k = 0; k < ns; k++) {
+				char t[64];
+
+				snprintf(t, sizeof(t), "%s %s",
+					 series[k]->def.tp->name,
+					 mode_name(series[k]->def.mode));
+				fprintf(gp, "%s'%s' index %u using 1:%d with "
+					    "linespoints pt %u title ",
+					k ? ", " : "", dat, k, panels[p].col,
+					k % 13 + 1);
+				gp_str(gp, t);
+			}
+			fprintf(gp, "\n");
+		}
+	}
+	fprintf(gp, "unset multiplot\n");
+	if (pclose(gp) != 0) {
+		fprintf(stderr, "nshm-bench: gnuplot failed; no plot\n");
+		ret = -1;
+	}
+	unlink(dat);
+	if (ret == 0)
+		fprintf(stderr, "nshm-bench: plot written to %s\n", path);
+	return ret;
+}
