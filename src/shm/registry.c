@@ -8,17 +8,11 @@
 static struct cds_lfht *handles, *mappings;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 
-/*
- * call_rcu keeps a worker thread that a forked child does not inherit;
- * liburcu asks the application to bracket fork() with these.
- */
 static void reg_init_once(void)
 {
 	/* Fixed-size tables: no resize threads, fine for thousands of entries. */
 	handles = cds_lfht_new(64, 64, 64, 0, NULL);
 	mappings = cds_lfht_new(64, 64, 64, 0, NULL);
-	pthread_atfork(call_rcu_before_fork, call_rcu_after_fork_parent,
-		       call_rcu_after_fork_child);
 }
 
 int nshm__reg_init(void)
@@ -114,19 +108,16 @@ int nshm__reg_del_map(struct nshm__mapping *m)
 	return cds_lfht_del(mappings, &m->node) == 0 ? 0 : -EINVAL;
 }
 
-void nshm__reg_free_later(struct rcu_head *head, void (*fn)(struct rcu_head *))
+void nshm__reg_wait_readers(void)
 {
-#if defined(__SANITIZE_THREAD__)
 	/*
-	 * TSan cannot see liburcu's grace periods (the library is not
-	 * instrumented), so a free on the call_rcu thread looks like a race
-	 * with our own earlier accesses. Wait here instead: same guarantee.
+	 * A grace period here rather than call_rcu(): its worker thread
+	 * makes every later fork() of the application pay ~12 ms (liburcu's
+	 * fork handlers poll it with 1 ms sleeps), while detach and close
+	 * are cold paths that can afford to wait. It also lets TSan see the
+	 * free that follows (liburcu is not instrumented).
 	 */
 	synchronize_rcu();
-	fn(head);
-#else
-	call_rcu(head, fn);
-#endif
 }
 
 unsigned int nshm__reg_count_maps(uint64_t owner)

@@ -8,8 +8,8 @@
  * foreign address or a detached one are errors, never a use-after-free),
  * and let the higher layers map an address back to its segment.
  *
- * Lock-free hash tables from liburcu; entries are freed with call_rcu so a
- * concurrent lookup never reads freed memory.
+ * Lock-free hash tables from liburcu; an unlinked entry is freed only after
+ * a grace period, so a concurrent lookup never reads freed memory.
  */
 
 #include <stdbool.h>
@@ -28,14 +28,12 @@ struct nshm__mapping {
 	int backend;
 	bool readonly;
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
 };
 
 /* Entry for an open handle; embedded in struct nshm_seg. */
 struct nshm__handle_node {
 	const void *key;
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
 };
 
 int nshm__reg_init(void);
@@ -56,7 +54,7 @@ int nshm__reg_del_map(struct nshm__mapping *m);
 /* How many live mappings @owner made. Call under rcu_read_lock(). */
 unsigned int nshm__reg_count_maps(uint64_t owner);
 
-/* Free @p after a grace period. */
-void nshm__reg_free_later(struct rcu_head *head, void (*fn)(struct rcu_head *));
+/* Wait until no lookup can still see an unlinked entry; then free it. */
+void nshm__reg_wait_readers(void);
 
 #endif

@@ -1057,11 +1057,6 @@ err_free:
 	return ret;
 }
 
-static void free_mapping(struct rcu_head *head)
-{
-	free(caa_container_of(head, struct nshm__mapping, rcu));
-}
-
 int nshm_seg_detach(struct nshm_seg *seg, void *addr)
 {
 	const struct nshm__seg_hooks *hooks = get_hooks();
@@ -1093,16 +1088,9 @@ int nshm_seg_detach(struct nshm_seg *seg, void *addr)
 		}
 	}
 	unmap_segment(m->backend, m->base, m->len);
-	nshm__reg_free_later(&m->rcu, free_mapping);
+	nshm__reg_wait_readers();
+	free(m);
 	return 0;
-}
-
-static void free_handle(struct rcu_head *head)
-{
-	struct nshm__handle_node *h =
-		caa_container_of(head, struct nshm__handle_node, rcu);
-
-	free(caa_container_of(h, struct nshm_seg, reg));
 }
 
 int nshm_seg_close(struct nshm_seg *seg)
@@ -1115,7 +1103,8 @@ int nshm_seg_close(struct nshm_seg *seg)
 	if (seg->fd >= 0)
 		close(seg->fd);
 	seg->magic = 0;
-	nshm__reg_free_later(&h->rcu, free_handle);
+	nshm__reg_wait_readers();
+	free(seg);
 	return 0;
 }
 

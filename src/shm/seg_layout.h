@@ -35,7 +35,11 @@ enum nshm_seg_state {
 	NSHM_SEG_POISONED = 2, /* unrecoverable: delete and recreate */
 };
 
-/* Bytes [NSHM_SEG_CTL_OFFSET, NSHM_SEG_HDR_SIZE) belong to the sync layer. */
+/*
+ * Bytes [NSHM_SEG_CTL_OFFSET, NSHM_SEG_HDR_SIZE) belong to the sync layer,
+ * and so do byte-range locks at file offsets 2^40 + slot (participant
+ * liveness tokens, src/sync/peer.c): the segment layer never locks there.
+ */
 #define NSHM_SEG_CTL_OFFSET 1024u
 #define NSHM_SEG_CTL_SIZE (NSHM_SEG_HDR_SIZE - NSHM_SEG_CTL_OFFSET)
 #define NSHM_SEG_NAME_BYTES 256u
