@@ -109,6 +109,8 @@ static int read_start_ticks(pid_t pid, uint64_t *out)
 	if (p == NULL)
 		return -EIO;
 	/* After ") " comes field 3 (state); starttime is field 22. */
+	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
+		return -ESRCH; /* exited, not yet (or never to be) reaped */
 	for (field = 2; field < 22 && *p != '\0'; p++)
 		if (*p == ' ')
 			field++;
@@ -328,7 +330,26 @@ static int pid_alive(const struct nshm__peer_slot *s)
 }
 
 /*
- * Is the holder of slot @i alive, judged by its token alone?
+ * A file-lock token can outlive its process for a moment: a child forked
+ * just before the participant died holds the lock's descriptor until its
+ * atfork handler closes it. Where the pid is ours to check (same pid
+ * namespace), a vanished, exited or recycled pid settles it. (join_locked
+ * skips a slot whose token a straggler still holds, so reaping is safe.)
+ */
+static bool pid_gone(const struct nshm__peer_slot *s)
+{
+	uint64_t ticks;
+	int rc;
+
+	if (s->pidns == 0 || s->pidns != read_pidns("/proc/self/ns/pid"))
+		return false;
+	rc = read_start_ticks((pid_t)s->pid, &ticks);
+	return rc == -ENOENT || rc == -ESRCH ||
+	       (rc == 0 && ticks != s->start_ticks);
+}
+
+/*
+ * Is the holder of slot @i alive, judged by its token?
  * @return 1, 0, or a negative errno. @r is the checker's own record.
  */
 static int token_alive(struct peer_rec *r, uint32_t i, uint32_t kind)
@@ -342,7 +363,8 @@ static int token_alive(struct peer_rec *r, uint32_t i, uint32_t kind)
 			return nshm__err(-NSHM_ECORRUPT, "slot %u: file-lock "
 					 "token in a segment without a file",
 					 i);
-		return ofd_held(r->fd, i);
+		rc = ofd_held(r->fd, i);
+		return rc == 1 && pid_gone(s) ? 0 : rc;
 	case NSHM_TOKEN_MUTEX:
 		if (r->readonly)
 			return pid_alive(s);
