@@ -8,11 +8,19 @@
 static struct cds_lfht *handles, *mappings;
 static pthread_once_t reg_once = PTHREAD_ONCE_INIT;
 
+/*
+ * liburcu-bp asks for these around fork() when the child goes on without
+ * exec: the child's reader registry and grace-period lock are reset, so a
+ * detach in the child cannot wait on a parent thread that does not exist
+ * there. (They take two mutexes; cheap, unlike call_rcu's handlers.)
+ */
 static void reg_init_once(void)
 {
 	/* Fixed-size tables: no resize threads, fine for thousands of entries. */
 	handles = cds_lfht_new(64, 64, 64, 0, NULL);
 	mappings = cds_lfht_new(64, 64, 64, 0, NULL);
+	pthread_atfork(urcu_bp_before_fork, urcu_bp_after_fork_parent,
+		       urcu_bp_after_fork_child);
 }
 
 int nshm__reg_init(void)
