@@ -142,6 +142,7 @@ struct placement {
 #ifdef NSHM_HAVE_HWLOC
 	hwloc_topology_t topo;
 	hwloc_obj_t pu[2];
+	int have_topo; /* topo was initialised: destroy it */
 #endif
 };
 
@@ -150,8 +151,8 @@ static void place(struct placement *pl)
 	pl->cpu[0] = pl->cpu[1] = -1;
 	pl->ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
 #ifdef NSHM_HAVE_HWLOC
-	if (hwloc_topology_init(&pl->topo) == 0 &&
-	    hwloc_topology_load(pl->topo) == 0) {
+	pl->have_topo = hwloc_topology_init(&pl->topo) == 0;
+	if (pl->have_topo && hwloc_topology_load(pl->topo) == 0) {
 		int ncores = hwloc_get_nbobjs_by_type(pl->topo,
 						      HWLOC_OBJ_CORE);
 		hwloc_obj_t c0, c1 = NULL, common;
@@ -211,6 +212,17 @@ static void place(struct placement *pl)
 		snprintf(pl->what, sizeof(pl->what),
 			 "1 cpu: not pinned, producer and consumer share it");
 	}
+}
+
+static void unplace(struct placement *pl)
+{
+#ifdef NSHM_HAVE_HWLOC
+	if (pl->have_topo)
+		hwloc_topology_destroy(pl->topo);
+	pl->have_topo = 0;
+#else
+	(void)pl;
+#endif
 }
 
 static void pin(struct placement *pl, int who)
@@ -435,6 +447,7 @@ int main(int argc, char **argv)
 	if (rc != 0) {
 		fprintf(stderr, "create ring %s: %s: %s\n", name,
 			nshm_strerror(rc), nshm_errdetail());
+		unplace(&pl);
 		return 2;
 	}
 	printf("nshm-demo: ring '%s', %u slots of struct tick (%zu B), "
@@ -497,5 +510,6 @@ int main(int argc, char **argv)
 		       (unsigned long long)res->first_bad_seq);
 	tick_ring_close(obs);
 	nshm_ring_delete(name);
+	unplace(&pl);
 	return ok ? 0 : 1;
 }

@@ -19,17 +19,18 @@
  *	nshm_ring_delete()   remove the name (mappings keep working)
  *
  * Data plane (inline, <nshm/bits/ring_spsc.h>): reserve/commit and
- * peek/release in place, bursts of them (reserve_n/peek_n give two spans
- * when the burst wraps, commit_n/release_n publish the whole burst with one
- * store), copying push/pop and push_n/pop_n, and blocking forms
+ * peek/release in place, bursts of them (reserve_n/peek_n give one or two
+ * strided runs, nshm_ring_span_at() indexes them; commit_n publishes the
+ * burst with one tail store and one seq store per slot, release_n hands it
+ * back with one head store), copying push/pop and push_n/pop_n, and blocking forms
  * (push_wait/pop_wait, push_n_wait/pop_n_wait) that spin, yield, then park
  * on an event count in the ring until a deadline. Every inline function
  * also exists out of line as <name>_fn for FFI, dlsym and benchmarks.
  *
  * Typed: NSHM_RING_DEFINE(tick_ring, struct tick) generates tick_ring_create,
  * _attach, _push, _pop, _reserve, _commit, _peek, _release, _reserve_n,
- * _commit_n, _peek_n, _release_n, _push_n, _pop_n, _push_wait, _pop_wait,
- * _close, _ring, taking a `struct tick_ring *` and `struct tick` pointers,
+ * _commit_n, _peek_n, _release_n, _span_at, _span_len, _push_n, _pop_n,
+ * _push_wait, _pop_wait, _close, _ring, taking a `struct tick_ring *` and `struct tick` pointers,
  * so element types cannot be mixed up at compile time, and recording the
  * type in the ring so they cannot be mixed up across processes either:
  * the header keeps a fingerprint of (type name, version, size, alignment);
@@ -40,8 +41,9 @@
  * second one gets -EBUSY; if the holder is dead (nshm_peer_alive() says so:
  * SIGKILL, crash) the newcomer takes over and resumes from the indices in
  * the ring. A producer killed at any instant never exposes a partial
- * element: the tail is published with a release store after the slot is
- * written. A consumer killed between peek and release leaves that element
+ * element: each slot's sequence word is stored, with release order, after
+ * the slot is written, and a restarted producer resumes after the last
+ * slot whose seq says published (no gap, no duplicate). A consumer killed between peek and release leaves that element
  * to its successor (at-least-once for the element being read).
  *
  * Waiting. Non-blocking calls return NULL/false/0 when full or empty. The
@@ -56,14 +58,15 @@
  *
  * Corruption. Shared memory is untrusted input. Indices read from it are
  * bounded (0 <= tail - head <= capacity, checked by each side against its
- * own authoritative local index); a failed bound makes the fast-path call
+ * own authoritative local index) and a slot's sequence word must be one of
+ * its three legal values; a failed check makes the fast-path call
  * behave as full/empty, sets nshm_ring_error(r) = -NSHM_ECORRUPT, counts it
  * in the ring, and makes the blocking calls return -NSHM_ECORRUPT; nothing
  * out of bounds is ever read or written. nshm_ring_check() re-validates the
  * whole header on demand (checksum of the immutable part, index bounds).
  *
  * Counters (nshm_ring_stats(), any role, also an observer): pushed and
- * popped are the tail and head indices themselves (free-running 64-bit:
+ * popped are the (published) tail and head indices themselves (free-running 64-bit:
  * exact and free); full/empty waits, parks, wake-ups and timeouts are
  * counted only on the blocking slow path, each by the side that owns the
  * 128-byte line they live on. The fast path never writes a counter.
@@ -109,13 +112,31 @@ struct nshm_ring_type {
 	uint32_t align;	  /* alignof: power of two <= 4096 */
 };
 
-/* One or two runs of slots (the second when a burst wraps). */
+/*
+ * A burst of slots from reserve_n/peek_n: one run, or two when the burst
+ * wraps (run1[0..n1) then run2[0..n2)). Each slot ends with the ring's
+ * sequence word (layout version 2), so a run is strided, NOT an array of
+ * elements: element i of the burst is nshm_ring_span_at(sp, i), i.e.
+ * run1 + i * stride for i < n1, then run2 + (i - n1) * stride. (Version 1
+ * had contiguous p1/p2 arrays; the fields were renamed so that such code
+ * fails to compile instead of writing over sequence words.)
+ */
 struct nshm_ring_span {
-	void *p1;
+	unsigned char *run1;
 	uint32_t n1;
 	uint32_t n2;
-	void *p2;
+	unsigned char *run2;
+	uint32_t stride; /* bytes from one element to the next in a run */
+	uint32_t reserved;
 };
+
+/** Element @p i (0 .. n1 + n2 - 1) of the burst @p sp. */
+static inline void *nshm_ring_span_at(const struct nshm_ring_span *sp,
+				      uint32_t i)
+{
+	return i < sp->n1 ? sp->run1 + (size_t)i * sp->stride
+			  : sp->run2 + (size_t)(i - sp->n1) * sp->stride;
+}
 
 #define NSHM_RING_CAPACITY_MAX (1u << 30)
 #define NSHM_RING_ELEM_MAX (1u << 24)	 /* 16 MiB per element */
@@ -214,7 +235,7 @@ NSHM_API int nshm_ring_set_wait(struct nshm_ring *r,
  */
 
 struct nshm_ring_stats {
-	uint64_t pushed;	   /* tail index: elements ever pushed */
+	uint64_t pushed;	   /* tail index: elements ever published */
 	uint64_t popped;	   /* head index: elements ever popped */
 	uint64_t count;		   /* in the ring now (pushed - popped) */
 	uint64_t full_waits;	   /* blocking pushes that found it full */
@@ -283,6 +304,8 @@ NSHM_API uint32_t nshm_ring_capacity_fn(const struct nshm_ring *r);
 NSHM_API uint32_t nshm_ring_elem_size_fn(const struct nshm_ring *r);
 NSHM_API uint64_t nshm_ring_position_fn(const struct nshm_ring *r);
 NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
+NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
+				    uint32_t i);
 
 /* ---- typed rings ------------------------------------------------------ */
 
@@ -310,11 +333,17 @@ NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
 #define NSHM_RING_DEFINE_VERSION(name, type, ver)                              \
 	struct name;                                                           \
 	struct name##_span {                                                   \
-		type *p1;                                                      \
-		uint32_t n1;                                                   \
-		uint32_t n2;                                                   \
-		type *p2;                                                      \
+		struct nshm_ring_span s;                                       \
 	};                                                                     \
+	static inline uint32_t name##_span_len(const struct name##_span *sp)   \
+	{                                                                      \
+		return sp->s.n1 + sp->s.n2;                                    \
+	}                                                                      \
+	static inline type *name##_span_at(const struct name##_span *sp,       \
+					   uint32_t i)                         \
+	{                                                                      \
+		return (type *)nshm_ring_span_at(&sp->s, i);                   \
+	}                                                                      \
 	static inline const struct nshm_ring_type *name##_type(void)           \
 	{                                                                      \
 		static const struct nshm_ring_type t =                         \
@@ -373,13 +402,7 @@ NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
 	static inline uint32_t name##_reserve_n(struct name *h, uint32_t n,    \
 						struct name##_span *sp)        \
 	{                                                                      \
-		struct nshm_ring_span s;                                       \
-		n = nshm_ring_reserve_n(name##_ring(h), n, &s);                \
-		sp->p1 = (type *)s.p1;                                         \
-		sp->n1 = s.n1;                                                 \
-		sp->p2 = (type *)s.p2;                                         \
-		sp->n2 = s.n2;                                                 \
-		return n;                                                      \
+		return nshm_ring_reserve_n(name##_ring(h), n, &sp->s);         \
 	}                                                                      \
 	static inline void name##_commit_n(struct name *h, uint32_t n)         \
 	{                                                                      \
@@ -388,13 +411,7 @@ NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
 	static inline uint32_t name##_peek_n(struct name *h, uint32_t n,       \
 					     struct name##_span *sp)           \
 	{                                                                      \
-		struct nshm_ring_span s;                                       \
-		n = nshm_ring_peek_n(name##_ring(h), n, &s);                   \
-		sp->p1 = (type *)s.p1;                                         \
-		sp->n1 = s.n1;                                                 \
-		sp->p2 = (type *)s.p2;                                         \
-		sp->n2 = s.n2;                                                 \
-		return n;                                                      \
+		return nshm_ring_peek_n(name##_ring(h), n, &sp->s);            \
 	}                                                                      \
 	static inline void name##_release_n(struct name *h, uint32_t n)        \
 	{                                                                      \
@@ -425,12 +442,10 @@ NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
 	{                                                                      \
 		struct name##_span s;                                          \
 		n = name##_reserve_n(h, n, &s);                                \
-		if (n == 0)                                                    \
-			return 0;                                              \
-		memcpy(s.p1, v, s.n1 * sizeof(type));                          \
-		if (s.n2 != 0)                                                 \
-			memcpy(s.p2, v + s.n1, s.n2 * sizeof(type));           \
-		nshm_ring_commit_n(name##_ring(h), n);                         \
+		for (uint32_t i = 0; i < n; i++)                               \
+			memcpy(name##_span_at(&s, i), v + i, sizeof(type));    \
+		if (n != 0)                                                    \
+			nshm_ring_commit_n(name##_ring(h), n);                 \
 		return n;                                                      \
 	}                                                                      \
 	static inline uint32_t name##_pop_n(struct name *h, type *v,           \
@@ -438,12 +453,10 @@ NSHM_API int nshm_ring_error_fn(const struct nshm_ring *r);
 	{                                                                      \
 		struct name##_span s;                                          \
 		n = name##_peek_n(h, n, &s);                                   \
-		if (n == 0)                                                    \
-			return 0;                                              \
-		memcpy(v, s.p1, s.n1 * sizeof(type));                          \
-		if (s.n2 != 0)                                                 \
-			memcpy(v + s.n1, s.p2, s.n2 * sizeof(type));           \
-		nshm_ring_release_n(name##_ring(h), n);                        \
+		for (uint32_t i = 0; i < n; i++)                               \
+			memcpy(v + i, name##_span_at(&s, i), sizeof(type));    \
+		if (n != 0)                                                    \
+			nshm_ring_release_n(name##_ring(h), n);                \
 		return n;                                                      \
 	}                                                                      \
 	static inline int name##_push_wait(struct name *h, const type *v,      \

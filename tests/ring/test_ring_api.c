@@ -243,7 +243,8 @@ static void test_corrupt_header_at_attach(void **state)
 			 -NSHM_ECORRUPT);
 	/* ...nor one that claims more slots than the segment has. */
 	sh->config.area_size = sh->config.slots_off +
-			       (uint64_t)sh->config.capacity * 64;
+			       (uint64_t)sh->config.capacity *
+				       sh->config.slot_stride;
 	refresh_crc(sh);
 	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
 					  NSHM_RING_CONSUMER, 0, &r),
@@ -380,62 +381,73 @@ static void test_push_pop_full_empty(void **state)
 	assert_int_equal(msg_ring_close(c), 0);
 }
 
-/* reserve_n / peek_n give two spans when the burst wraps. */
+/* Slot i of a mapping: slots are strided (payload, then the seq word). */
+static struct msg *slot_at(struct nshm_ring *r, uint64_t i)
+{
+	return (struct msg *)(void *)(r->slots + (size_t)i * r->stride);
+}
+
+/* reserve_n / peek_n give two strided runs when the burst wraps. */
 static void test_zero_copy_spans(void **state)
 {
 	const char *n = t_name("zc");
 	struct msg_ring *p = NULL, *c = NULL;
+	struct nshm_ring *pr, *cr;
 	struct msg_ring_span sp;
 	struct msg m;
-	struct msg *slot0, *cslot0;
 
 	(void)state;
 	assert_int_equal(msg_ring_create(n, 8, NSHM_RING_PRODUCER, 0, 0, &p), 0);
 	assert_int_equal(msg_ring_attach(n, NSHM_RING_CONSUMER, 0, &c), 0);
 	/* Each handle has its own mapping, at its own address. */
-	slot0 = (struct msg *)(void *)msg_ring_ring(p)->slots;
-	cslot0 = (struct msg *)(void *)msg_ring_ring(c)->slots;
+	pr = msg_ring_ring(p);
+	cr = msg_ring_ring(c);
+	/* 64-byte payload + seq right after it: 72 bytes (2 lines). */
+	assert_int_equal(pr->stride, 72);
+	assert_int_equal(pr->seq_off, 64);
+	assert_int_equal(pr->sh->config.slot_stride, 72);
 	for (uint64_t i = 0; i < 5; i++) {
 		struct msg *s = msg_ring_reserve(p);
 
-		assert_ptr_equal(s, slot0 + i);
+		assert_ptr_equal(s, slot_at(pr, i));
 		msg_fill(s, i);
 		msg_ring_commit(p);
 	}
 	for (uint64_t i = 0; i < 5; i++) {
 		const struct msg *s = msg_ring_peek(c);
 
-		assert_ptr_equal(s, cslot0 + i);
+		assert_ptr_equal(s, slot_at(cr, i));
 		assert_int_equal(msg_check(s, i), 0);
 		msg_ring_release(c);
 	}
 	/* Burst of 6 from index 5: 3 slots at the end, 3 at the start. */
 	assert_int_equal(msg_ring_reserve_n(p, 6, &sp), 6);
-	assert_ptr_equal(sp.p1, slot0 + 5);
-	assert_int_equal(sp.n1, 3);
-	assert_ptr_equal(sp.p2, slot0);
-	assert_int_equal(sp.n2, 3);
-	for (uint32_t i = 0; i < sp.n1; i++)
-		msg_fill(&sp.p1[i], 5 + i);
-	for (uint32_t i = 0; i < sp.n2; i++)
-		msg_fill(&sp.p2[i], 8 + i);
+	assert_int_equal(msg_ring_span_len(&sp), 6);
+	assert_ptr_equal(sp.s.run1, slot_at(pr, 5));
+	assert_int_equal(sp.s.n1, 3);
+	assert_ptr_equal(sp.s.run2, slot_at(pr, 0));
+	assert_int_equal(sp.s.n2, 3);
+	assert_int_equal(sp.s.stride, 72);
+	for (uint32_t i = 0; i < 6; i++) {
+		assert_ptr_equal(msg_ring_span_at(&sp, i),
+				 slot_at(pr, (5 + i) % 8));
+		msg_fill(msg_ring_span_at(&sp, i), 5 + i);
+	}
 	/* Nothing visible before the commit. */
 	assert_null(msg_ring_peek(c));
 	msg_ring_commit_n(p, 6);
 	/* Asking for more than is free gives what is free. */
 	assert_int_equal(msg_ring_reserve_n(p, 100, &sp), 2);
-	assert_int_equal(sp.n1 + sp.n2, 2);
+	assert_int_equal(sp.s.n1 + sp.s.n2, 2);
 	assert_int_equal(msg_ring_reserve_n(p, 0, &sp), 0);
 
 	assert_int_equal(msg_ring_peek_n(c, 100, &sp), 6);
-	assert_ptr_equal(sp.p1, cslot0 + 5);
-	assert_ptr_equal(sp.p2, cslot0);
-	assert_int_equal(sp.n1, 3);
-	assert_int_equal(sp.n2, 3);
-	for (uint32_t i = 0; i < 3; i++) {
-		assert_int_equal(msg_check(&sp.p1[i], 5 + i), 0);
-		assert_int_equal(msg_check(&sp.p2[i], 8 + i), 0);
-	}
+	assert_ptr_equal(sp.s.run1, slot_at(cr, 5));
+	assert_ptr_equal(sp.s.run2, slot_at(cr, 0));
+	assert_int_equal(sp.s.n1, 3);
+	assert_int_equal(sp.s.n2, 3);
+	for (uint32_t i = 0; i < 6; i++)
+		assert_int_equal(msg_check(msg_ring_span_at(&sp, i), 5 + i), 0);
 	msg_ring_release_n(c, 4); /* partial release is fine */
 	assert_true(msg_ring_pop(c, &m));
 	assert_int_equal(msg_check(&m, 9), 0);
@@ -457,8 +469,66 @@ static void test_zero_copy_spans(void **state)
 		assert_int_equal(msg_check(&out[7], 11), 0);
 		assert_int_equal(msg_ring_pop_n(c, out, 8), 0);
 	}
+	/* The untyped copies go through the seq words too. */
+	{
+		struct msg in[3], out[3];
+
+		for (int i = 0; i < 3; i++)
+			msg_fill(&in[i], 20 + (uint64_t)i);
+		assert_int_equal(nshm_ring_push_n(pr, in, 3), 3);
+		assert_int_equal(nshm_ring_pop_n(cr, out, 3), 3);
+		for (int i = 0; i < 3; i++)
+			assert_int_equal(msg_check(&out[i], 20 + (uint64_t)i), 0);
+	}
 	assert_int_equal(msg_ring_close(p), 0);
 	assert_int_equal(msg_ring_close(c), 0);
+}
+
+/* Slot strides of layout version 2, by element size and alignment. */
+static void test_slot_stride(void **state)
+{
+	static const struct {
+		uint32_t size, align, stride;
+	} cases[] = {
+		{ 1, 1, 16 },	  { 8, 8, 16 },	     { 12, 4, 32 },
+		{ 24, 8, 32 },	  { 56, 8, 64 },     { 57, 1, 72 },
+		{ 64, 8, 72 },	  { 100, 4, 112 },   { 120, 8, 128 },
+		{ 256, 8, 264 },  { 448, 8, 512 },   { 440, 8, 448 },
+		{ 1024, 8, 1088 }, { 4096, 8, 4160 }, { 64, 64, 128 },
+		{ 32, 32, 64 },	  { 4096, 4096, 8192 },
+	};
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const char *n = t_name("stride");
+		struct nshm_ring_type t = { "stride", 1, cases[k].size,
+					    cases[k].align };
+		struct nshm_ring *p = NULL, *c = NULL;
+		unsigned char in[4096], out[4096];
+
+		assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &t, 4,
+						  NSHM_RING_PRODUCER, 0, 0,
+						  &p),
+				 0);
+		assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &t,
+						  NSHM_RING_CONSUMER, 0, &c),
+				 0);
+		if (p->stride != cases[k].stride)
+			fprintf(stderr, "size %u align %u: stride %u\n",
+				cases[k].size, cases[k].align, p->stride);
+		assert_int_equal(p->stride, cases[k].stride);
+		assert_int_equal(p->seq_off, (cases[k].size + 7) / 8 * 8);
+		assert_int_equal(((uintptr_t)p->slots) % cases[k].align, 0);
+		for (int i = 0; i < 6; i++) {
+			memset(in, i + 1, cases[k].size);
+			assert_true(nshm_ring_push(p, in));
+			assert_true(nshm_ring_pop(c, out));
+			assert_memory_equal(in, out, cases[k].size);
+		}
+		assert_int_equal(nshm_ring_close(p), 0);
+		assert_int_equal(nshm_ring_close(c), 0);
+		nshm_ring_delete(n);
+	}
 }
 
 /* Free-running indices seeded near 2^32 and 2^64. */
@@ -534,6 +604,7 @@ static void test_corrupt_indices(void **state)
 	struct nshm_ring *p = NULL, *c = NULL;
 	struct nshm_ring_shared *sh;
 	struct nshm_ring_stats st;
+	_Atomic(uint64_t) *seqw;
 	struct timespec dl;
 	struct msg m;
 
@@ -548,22 +619,38 @@ static void test_corrupt_indices(void **state)
 	msg_fill(&m, 0);
 	assert_true(nshm_ring_push(p, &m));
 	assert_true(nshm_ring_push(p, &m));
-	assert_true(nshm_ring_pop(c, &m)); /* caches tail = 2 */
+	assert_true(nshm_ring_pop(c, &m));
 
-	/* Tail far beyond head: the consumer refuses it. */
-	atomic_store(&sh->prod.index, 1u << 20);
-	assert_true(nshm_ring_pop(c, &m)); /* cached tail: 2 still valid */
+	/*
+	 * The consumer polls slot seq words, not tail. A seq that is no
+	 * value of its index (here: index 2 + 1000 published) is refused.
+	 */
+	seqw = (_Atomic(uint64_t) *)(void *)((unsigned char *)slot_at(c, 2) +
+					     c->seq_off);
+	atomic_store(seqw, NSHM_RING_SEQ(1002));
+	assert_true(nshm_ring_pop(c, &m)); /* index 1: published */
 	assert_null(nshm_ring_peek(c));
 	assert_int_equal(nshm_ring_error(c), -NSHM_ECORRUPT);
+	assert_non_null(strstr(nshm_errdetail(), "seq"));
 	assert_int_equal(nshm_ring_pop_wait(c, &m, t_in_ms(&dl, 100)),
 			 -NSHM_ECORRUPT);
+	assert_int_equal(nshm_ring_check(c), -NSHM_ECORRUPT);
+	nshm_ring_clear_error(c);
+	/* Previous lap (index 2 - 8) and never-written (0): just empty. */
+	atomic_store(seqw, NSHM_RING_SEQ(2 - 8));
+	assert_null(nshm_ring_peek(c));
+	atomic_store(seqw, 0);
+	assert_null(nshm_ring_peek(c));
+	assert_int_equal(nshm_ring_error(c), 0);
+	assert_int_equal(nshm_ring_check(c), 0);
+
+	/* Tail far beyond head: nshm_ring_check() refuses it. */
+	atomic_store(&sh->prod.index, 1u << 20);
 	assert_int_equal(nshm_ring_check(c), -NSHM_ECORRUPT);
 	assert_int_equal(nshm_ring_check(p), -NSHM_ECORRUPT); /* tail moved */
 	/* Tail behind head (negative distance) is as bad. */
 	atomic_store(&sh->prod.index, 0);
-	nshm_ring_clear_error(c);
-	assert_null(nshm_ring_peek(c));
-	assert_int_equal(nshm_ring_error(c), -NSHM_ECORRUPT);
+	assert_int_equal(nshm_ring_check(c), -NSHM_ECORRUPT);
 	/* Head beyond the producer's tail: the producer refuses it. */
 	atomic_store(&sh->prod.index, 2);
 	atomic_store(&sh->cons.index, 1000);
@@ -715,7 +802,7 @@ static void test_capacity_one_and_fn(void **state)
 	assert_int_equal(msg_check(s, 10), 0);
 	nshm_ring_release_fn(c);
 	assert_int_equal(nshm_ring_reserve_n_fn(p, 4, &sp), 1);
-	msg_fill(sp.p1, 11);
+	msg_fill(nshm_ring_span_at_fn(&sp, 0), 11);
 	nshm_ring_commit_n_fn(p, 1);
 	assert_int_equal(nshm_ring_peek_n_fn(c, 4, &sp), 1);
 	nshm_ring_release_n_fn(c, 1);
@@ -745,6 +832,7 @@ int main(void)
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_push_pop_full_empty),
 		cmocka_unit_test(test_zero_copy_spans),
+		cmocka_unit_test(test_slot_stride),
 		cmocka_unit_test(test_wrap_2_32),
 		cmocka_unit_test(test_wrap_2_64),
 		cmocka_unit_test(test_corrupt_indices),

@@ -64,10 +64,8 @@ static int producer(const char *name, int path)
 
 			if (k == 0)
 				break;
-			for (uint32_t i = 0; i < sp.n1; i++)
-				msg_fill(&sp.p1[i], seq + i);
-			for (uint32_t i = 0; i < sp.n2; i++)
-				msg_fill(&sp.p2[i], seq + sp.n1 + i);
+			for (uint32_t i = 0; i < k; i++)
+				msg_fill(msg_ring_span_at(&sp, i), seq + i);
 			msg_ring_commit_n(p, k);
 			seq += k;
 			continue;

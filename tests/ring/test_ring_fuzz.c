@@ -2,6 +2,7 @@
 /*
  * Fuzz-style robustness: a child process scribbles random values over the
  * whole ring header (config, control line, both indices, both event words)
+ * and over the slots' sequence words (plausible and random values)
  * while this process keeps producing and consuming through the ring with
  * every call of the API. Nothing may read or write out of bounds (run it
  * under ASan: build-ring-asan), every slot pointer handed out must lie in
@@ -21,6 +22,11 @@ static uint64_t rnd(void)
 	return rnd_state;
 }
 
+/* struct msg in layout version 2: 64-byte payload, seq at 64, stride 72. */
+#define T_STRIDE 72u
+#define T_SEQ_OFF 64u
+#define T_CAP 32u
+
 /* Child: scribble for @ms milliseconds. */
 static int scribbler(const char *name, uint64_t ms, uint64_t seed)
 {
@@ -39,7 +45,7 @@ static int scribbler(const char *name, uint64_t ms, uint64_t seed)
 		uint64_t r = rnd();
 		uint64_t head;
 
-		switch (r % 8) {
+		switch (r % 10) {
 		case 0: /* any word of the header, any value */
 			atomic_store_explicit(&w[(r >> 8) % 128],
 					      (uint32_t)(r >> 32),
@@ -73,6 +79,38 @@ static int scribbler(const char *name, uint64_t ms, uint64_t seed)
 					      (uint32_t)(r >> 40) % 4,
 					      memory_order_relaxed);
 			break;
+		case 5:
+		case 6: { /* a slot's seq word: near the live indices, or any */
+			uint32_t k = (uint32_t)(r >> 8) % T_CAP;
+			_Atomic(uint64_t) *sq =
+				(_Atomic(uint64_t) *)(void *)((unsigned char *)sh +
+							      NSHM_RING_HDR_SIZE +
+							      k * T_STRIDE +
+							      T_SEQ_OFF);
+
+			head = atomic_load_explicit(&sh->cons.index,
+						    memory_order_relaxed);
+			switch ((r >> 16) % 4) {
+			case 0: /* published, for a nearby index */
+				atomic_store_explicit(
+					sq, NSHM_RING_SEQ(head + (r >> 24) % 64),
+					memory_order_relaxed);
+				break;
+			case 1:
+				atomic_store_explicit(sq, 0,
+						      memory_order_relaxed);
+				break;
+			case 2: /* the unpublished bit pattern */
+				atomic_store_explicit(sq, head + (r >> 24) % 64,
+						      memory_order_relaxed);
+				break;
+			default:
+				atomic_store_explicit(sq, rnd(),
+						      memory_order_relaxed);
+				break;
+			}
+			break;
+		}
 		default:
 			usleep(50);
 			break;
@@ -91,15 +129,17 @@ static void check_span(struct nshm_ring *r, const struct nshm_ring_span *sp,
 		       uint32_t n)
 {
 	unsigned char *lo = r->slots;
-	unsigned char *hi = lo + (size_t)nshm_ring_capacity(r) * 64;
+	unsigned char *hi = lo + (size_t)nshm_ring_capacity(r) * T_STRIDE;
 
 	if (n == 0)
 		return;
 	assert_true(sp->n1 + sp->n2 == n);
-	assert_true((unsigned char *)sp->p1 >= lo);
-	assert_true((unsigned char *)sp->p1 + (size_t)sp->n1 * 64 <= hi);
-	assert_true((unsigned char *)sp->p2 == lo);
-	assert_true((size_t)sp->n2 * 64 <= (size_t)(hi - lo));
+	assert_true(n <= T_CAP);
+	assert_true(sp->stride == T_STRIDE);
+	assert_true(sp->run1 >= lo);
+	assert_true(sp->run1 + (size_t)sp->n1 * T_STRIDE <= hi);
+	assert_true(sp->run2 == lo);
+	assert_true((size_t)sp->n2 * T_STRIDE <= (size_t)(hi - lo));
 }
 
 static void test_scribble_header(void **state)
@@ -118,7 +158,7 @@ static void test_scribble_header(void **state)
 	pid_t pid;
 
 	(void)state;
-	assert_int_equal(nshm_ring_create(name, NSHM_RING_SPSC, &t, 32,
+	assert_int_equal(nshm_ring_create(name, NSHM_RING_SPSC, &t, T_CAP,
 					  NSHM_RING_PRODUCER, 0, 0, &p),
 			 0);
 	assert_int_equal(nshm_ring_attach(name, NSHM_RING_SPSC, &t,
@@ -126,6 +166,8 @@ static void test_scribble_header(void **state)
 			 0);
 	nshm_ring_set_wait(p, &ws);
 	nshm_ring_set_wait(c, &ws);
+	assert_int_equal(p->stride, T_STRIDE);
+	assert_int_equal(p->seq_off, T_SEQ_OFF);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
@@ -157,7 +199,7 @@ static void test_scribble_header(void **state)
 			if (s) {
 				assert_true((unsigned char *)s >= p->slots);
 				assert_true((unsigned char *)s <
-					    p->slots + 32 * 64);
+					    p->slots + T_CAP * T_STRIDE);
 				memset(s, 0xab, 64);
 				nshm_ring_commit(p);
 			}
@@ -169,8 +211,9 @@ static void test_scribble_header(void **state)
 		case 4:
 			n = nshm_ring_peek_n(c, 40, &sp);
 			check_span(c, &sp, n);
-			for (uint32_t i = 0; i < sp.n1 && n; i++)
-				(void)((volatile unsigned char *)sp.p1)[i * 64];
+			for (uint32_t i = 0; i < n; i++)
+				(void)*(volatile unsigned char *)
+					nshm_ring_span_at(&sp, i);
 			if (n)
 				nshm_ring_release_n(c, n);
 			break;
@@ -179,7 +222,7 @@ static void test_scribble_header(void **state)
 			if (s) {
 				assert_true((unsigned char *)s >= c->slots);
 				assert_true((unsigned char *)s <
-					    c->slots + 32 * 64);
+					    c->slots + T_CAP * T_STRIDE);
 				memcpy(buf, s, 64);
 				nshm_ring_release(c);
 			}

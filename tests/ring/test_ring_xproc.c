@@ -70,10 +70,8 @@ static int produce(const char *name, uint64_t n, enum mode mode)
 					return 13;
 				continue;
 			}
-			for (uint32_t i = 0; i < sp.n1; i++)
-				msg_fill(&sp.p1[i], seq + i);
-			for (uint32_t i = 0; i < sp.n2; i++)
-				msg_fill(&sp.p2[i], seq + sp.n1 + i);
+			for (uint32_t i = 0; i < got; i++)
+				msg_fill(msg_ring_span_at(&sp, i), seq + i);
 			msg_ring_commit_n(p, got);
 			seq += got;
 			break;
@@ -142,10 +140,9 @@ static void run(enum mode mode, uint64_t n, uint32_t capacity)
 					bad = 103;
 				break;
 			}
-			for (uint32_t i = 0; i < sp.n1 && bad == 0; i++)
-				bad = msg_check(&sp.p1[i], want++);
-			for (uint32_t i = 0; i < sp.n2 && bad == 0; i++)
-				bad = msg_check(&sp.p2[i], want++);
+			for (uint32_t i = 0; i < k && bad == 0; i++)
+				bad = msg_check(msg_ring_span_at(&sp, i),
+						want++);
 			msg_ring_release_n(c, k);
 			break;
 		}

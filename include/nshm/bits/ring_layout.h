@@ -11,23 +11,39 @@
  * the slots follow at config.slots_off. See doc/ring.md for the picture and
  * the table of memory-order pairs.
  *
- * Indices are free-running uint64_t: tail counts every slot ever published,
- * head every slot ever released, a slot is slots[idx & mask], the ring holds
- * tail - head elements (0 <= tail - head <= capacity) and never wraps in
- * practice (2^64); all comparisons still go through unsigned differences,
- * so seeding the indices near 2^64 (the wrap test does) changes nothing.
- * Because indices never wrap, pushed == tail and popped == head: the
- * counters cost the fast path nothing.
+ * Indices are free-running uint64_t: tail counts every slot ever reserved
+ * for publication, head every slot ever released, a slot is
+ * slots[idx & mask], the ring holds tail - head elements
+ * (0 <= tail - head <= capacity) and never wraps in practice (2^64); all
+ * comparisons still go through unsigned differences, so seeding the indices
+ * near 2^64 (the wrap test does) changes nothing. Because indices never
+ * wrap, pushed == tail and popped == head: the counters cost the fast path
+ * nothing.
  *
  * Lines (128 bytes each, so the adjacent-line prefetcher does not couple
  * them):
  *   0   config    immutable after the creator publishes ctl.state = READY
  *   128 ctl       control plane: init state, who is producer/consumer
  *   256 prod      written by the producer: tail + its rare-event counters;
- *                 data_ev is the word a consumer parks on
+ *                 data_ev is the word a consumer parks on. Nobody polls
+ *                 this line on the fast path: the consumer polls slots.
  *   384 cons      written by the consumer: head + its counters; space_ev
  *                 is the word a producer parks on
  *   512 ...       slots (aligned to max(128, element alignment))
+ *
+ * Slot (layout version 2): [payload | pad to 8 | seq], config.slot_stride
+ * bytes. The payload sits at offset 0, so it has the slot's alignment (the
+ * element's); the 64-bit sequence word follows it at round_up(size, 8) and
+ * is written last (Vyukov/Aeron): a message of up to 56 bytes and its seq
+ * share one 64-byte line, so a hand-off is one line transfer. Strides up to
+ * 64 are powers of two (16, 32, 64), so such a slot never straddles lines.
+ *
+ * seq of the slot of index pos: NSHM_RING_SEQ(pos) = pos | 2^63 once the
+ * element at pos is published; before that, the value of the previous lap,
+ * NSHM_RING_SEQ(pos - capacity), or 0 in a slot never written. Bit 63
+ * keeps a published value nonzero even at pos = 2^64 - 1 (pos + 1 would be
+ * 0 there, i.e. look like a never-written slot), and two indices less than
+ * 2^63 apart never share a value. Any other value is corruption.
  */
 #if !defined(NSHM_INSIDE_RING_H)
 #error "include <nshm/ring.h> instead of <nshm/bits/ring_layout.h>"
@@ -39,9 +55,13 @@
 #include <nshm/bits/compiler.h>
 
 #define NSHM_RING_MAGIC 0x474e5252u /* "RRNG" read as little-endian */
-#define NSHM_RING_VERSION 1u
+#define NSHM_RING_VERSION 2u /* 2: per-slot sequence word */
 #define NSHM_RING_TYPE_NAME_MAX 63 /* bytes of the type name kept */
 #define NSHM_RING_HDR_SIZE 512u
+
+/* The published value of a slot's sequence word for index @p pos. */
+#define NSHM_RING_SEQ_PUB (1ull << 63)
+#define NSHM_RING_SEQ(pos) ((uint64_t)(pos) | NSHM_RING_SEQ_PUB)
 
 enum nshm_ring_state {
 	NSHM_RING_INIT = 0,  /* creator still writing the header */
@@ -61,14 +81,14 @@ struct nshm_ring_config {
 	uint32_t kind;		/*   8: enum nshm_ring_kind */
 	uint32_t flags;		/*  12: 0 (reserved) */
 	uint32_t capacity;	/*  16: power of two */
-	uint32_t elem_size;	/*  20: slot stride, multiple of elem_align */
+	uint32_t elem_size;	/*  20: element (payload) size, bytes */
 	uint32_t elem_align;	/*  24: power of two */
 	uint32_t type_version;	/*  28: the user's version of the type */
 	uint64_t type_fp;	/*  32: nshm_ring_type_fingerprint() */
 	uint64_t slots_off;	/*  40: from the ring header to slot 0 */
 	uint64_t area_size;	/*  48: header + slots, bytes */
 	char type_name[NSHM_RING_TYPE_NAME_MAX + 1]; /* 56: NUL padded */
-	uint32_t reserved;	/* 120 */
+	uint32_t slot_stride;	/* 120: payload + seq, rounded (see above) */
 	uint32_t crc;		/* 124: CRC-32C of bytes [0, 124) */
 };
 
@@ -88,7 +108,11 @@ struct nshm_ring_ctl {
 };
 
 struct nshm_ring_side {
-	/* tail (producer line) or head (consumer line); free-running */
+	/*
+	 * tail (producer line) or head (consumer line); free-running. The
+	 * producer stores tail before the seq words of a commit, so tail is
+	 * never behind a published slot (tail >= head always holds).
+	 */
 	_Atomic(uint64_t) index;	/*   0 */
 	/* The *other* side parks on this word; this side notifies it. */
 	struct nshm_event ev;		/*   8 */
@@ -113,6 +137,8 @@ NSHM_STATIC_ASSERT(sizeof(_Atomic(uint64_t)) == 8, "plain 64-bit index");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_event) == 4, "event is one word");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_config) == 128,
 		   "ring config is ABI: bump NSHM_RING_VERSION");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, slot_stride) == 120,
+		   "ring config is ABI");
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, crc) == 124,
 		   "ring config is ABI");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_ctl) == 128, "ring ctl is ABI");

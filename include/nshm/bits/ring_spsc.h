@@ -8,19 +8,29 @@
  * The SPSC data plane, inline: reserve/commit, peek/release, their burst
  * forms, copying push/pop. No system call, no lock, no value from shared
  * memory used as a size or mask: every slot address is computed from the
- * mask and stride copied into the process-local handle at attach, and every
- * index read from shared memory is bounded before it is believed (a bad one
- * makes the call behave as full/empty and sets nshm_ring_error()).
+ * mask, stride and seq offset copied into the process-local handle at
+ * attach, and every value read from shared memory is checked before it is
+ * believed (a bad one makes the call behave as full/empty and sets
+ * nshm_ring_error()).
+ *
+ * One line per hand-off (layout version 2): each slot ends with a sequence
+ * word that the producer stores last, with release order; the consumer polls
+ * the seq of the slot it wants and never reads the producer's index line on
+ * the fast path. A message of up to 56 bytes and its seq share one line.
  *
  * Memory-order pairs (table in doc/ring.md):
- *   R1/A2  commit stores tail (release)   -> consumer loads tail (acquire):
- *          slot contents are visible before the slot is.
+ *   R1/A2  commit stores each slot's seq (release) -> consumer loads the seq
+ *          of the slot it reads (acquire): the payload is visible before
+ *          the slot is seen published.
  *   R2/A1  release stores head (release)  -> producer loads head (acquire):
  *          the consumer's reads of a slot finish before it is reused.
- *   E1/E2  index store, then event-word load (notifier) vs. event-word RMW,
- *          then index load (waiter): store-load (Dekker) order, made by a
- *          compiler fence here plus membarrier(GLOBAL_EXPEDITED) in the
+ *   E1/E2  seq/head store, then event-word load (notifier) vs. event-word
+ *          RMW, then seq/head load (waiter): store-load (Dekker) order, made
+ *          by a compiler fence here plus membarrier(GLOBAL_EXPEDITED) in the
  *          waiter, or by a full fence here when membarrier is unavailable.
+ * The shared tail is still stored by every commit (relaxed, before the seq
+ * stores, which order it: R1), on the producer's own line that nobody polls;
+ * it serves crash recovery, counters and tools (pair R4/A4 in doc/ring.md).
  */
 #if !defined(NSHM_INSIDE_RING_H)
 #error "include <nshm/ring.h> instead of <nshm/bits/ring_spsc.h>"
@@ -50,18 +60,20 @@ struct nshm_ring {
 	uint64_t ppos;		   /* producer: next index to fill (our tail) */
 	uint64_t phead;		   /* producer: head last seen (cached) */
 	uint64_t cpos;		   /* consumer: next index to read (our head) */
-	uint64_t ctail;		   /* consumer: tail last seen (cached) */
+	uint64_t cready;	   /* consumer: first index not seen published */
 	unsigned char *slots;	   /* slot 0, inside the mapping */
+	uint32_t pcap;		   /* capacity if producer, else 0 */
+	uint32_t ccap;		   /* capacity if consumer, else 0 */
+	uint32_t mask;		   /* capacity - 1, validated copy */
+	uint32_t stride;	   /* slot stride (payload + seq), validated */
+	uint32_t esize;		   /* element size, validated copy */
+	uint32_t seq_off;	   /* offset of the seq word in a slot */
+	/* line 1 */
 	_Atomic(uint64_t) *tail_p; /* producer: &sh->prod.index, else sink */
 	_Atomic(uint64_t) *head_p; /* consumer: &sh->cons.index, else sink */
-	struct nshm_ring_shared *sh;
-	/* line 1 */
 	_Atomic(uint32_t) *data_ev;  /* producer notifies: &sh->prod.ev.word */
 	_Atomic(uint32_t) *space_ev; /* consumer notifies: &sh->cons.ev.word */
-	uint32_t pcap;		     /* capacity if producer, else 0 */
-	uint32_t ccap;		     /* capacity if consumer, else 0 */
-	uint32_t mask;		     /* capacity - 1, validated copy */
-	uint32_t stride;	     /* element size, validated copy */
+	struct nshm_ring_shared *sh;
 	uint32_t fence;		     /* 1: no membarrier, fence before notify */
 	int err;		     /* first fast-path error, 0 if none */
 	uint32_t role;		     /* enum nshm_ring_role */
@@ -76,7 +88,24 @@ struct nshm_ring {
 /* Out of line (src/ring/ring.c); exported for these inlines only. */
 NSHM_API uint32_t nshm__ring_misuse(struct nshm_ring *r, int want_role);
 NSHM_API uint32_t nshm__ring_corrupt(struct nshm_ring *r, uint64_t seen);
+NSHM_API uint32_t nshm__ring_corrupt_seq(struct nshm_ring *r, uint64_t pos,
+					 uint64_t seq);
 NSHM_API void nshm__ring_wake(struct nshm_ring *r, _Atomic(uint32_t) *ev);
+
+/* The payload of the slot of index @p pos (local mask and stride only). */
+static NSHM_ALWAYS_INLINE unsigned char *
+nshm__ring_slot(const struct nshm_ring *r, uint64_t pos)
+{
+	return r->slots + (size_t)(pos & r->mask) * r->stride;
+}
+
+/* The sequence word of the slot of index @p pos. */
+static NSHM_ALWAYS_INLINE _Atomic(uint64_t) *
+nshm__ring_seq(const struct nshm_ring *r, uint64_t pos)
+{
+	return (_Atomic(uint64_t) *)(void *)(nshm__ring_slot(r, pos) +
+					     r->seq_off);
+}
 
 /* Producer slow path: re-read head. @return free slots (0: full/error). */
 static NSHM_ALWAYS_INLINE uint32_t nshm__ring_prod_refresh(struct nshm_ring *r)
@@ -98,38 +127,72 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__ring_prod_refresh(struct nshm_ring *r)
 	return (uint32_t)(r->pcap - used);
 }
 
-/* Consumer slow path: re-read tail. @return filled slots (0: empty/error). */
-static NSHM_ALWAYS_INLINE uint32_t nshm__ring_cons_refresh(struct nshm_ring *r)
+/*
+ * Consumer: is index @p pos (== r->cready) published? One load of its
+ * slot's seq word, on the line the payload shares. On yes, r->cready moves
+ * past it. A seq that is neither published, nor the previous lap's, nor 0
+ * (never written) is corruption: false, and nshm_ring_error() is set.
+ */
+static NSHM_ALWAYS_INLINE bool nshm__ring_cons_poll(struct nshm_ring *r,
+						    uint64_t pos)
 {
-	uint64_t tail, avail;
+	uint64_t seq;
 
-	if (nshm_unlikely(r->ccap == 0))
-		return nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
 	/*
-	 * A2: pairs with R1 in nshm_ring_commit_n(). Every slot below the
-	 * tail we load is filled and its contents are visible to us.
+	 * A2: pairs with R1 in nshm_ring_commit_n(). The published value
+	 * means the payload written before it is visible to us.
 	 */
-	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_acquire);
-	avail = tail - r->cpos;
-	if (nshm_unlikely(avail > r->ccap))
-		return nshm__ring_corrupt(r, tail); /* more than fits: bogus */
-	r->ctail = tail;
-	return (uint32_t)avail;
+	seq = atomic_load_explicit(nshm__ring_seq(r, pos),
+				   memory_order_acquire);
+	if (nshm_likely(seq == NSHM_RING_SEQ(pos))) {
+		r->cready = pos + 1;
+		return true;
+	}
+	if (nshm_likely(seq == NSHM_RING_SEQ(pos - r->ccap) || seq == 0))
+		return false; /* not yet: previous lap, or never written */
+	return nshm__ring_corrupt_seq(r, pos, seq) != 0;
+}
+
+/* Consumer: poll index r->cready == r->cpos (or fail a wrong-role call). */
+static NSHM_ALWAYS_INLINE bool nshm__ring_cons_next(struct nshm_ring *r,
+						    uint64_t pos)
+{
+	if (nshm_unlikely(r->ccap == 0))
+		return nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */) != 0;
+	return nshm__ring_cons_poll(r, pos);
 }
 
 /*
- * After publishing an index, wake the other side if (and only if) it sleeps:
- * one load of a word on the line we just wrote, and a branch.
+ * Consumer: scan seqs forward from r->cready until @p want are known
+ * published past r->cpos (at most the capacity). @return how many are.
+ */
+static NSHM_ALWAYS_INLINE uint64_t nshm__ring_cons_scan(struct nshm_ring *r,
+							uint64_t want)
+{
+	uint64_t pos = r->cpos, end = r->cready;
+
+	if (nshm_unlikely(r->ccap == 0))
+		return nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
+	if (want > r->ccap)
+		want = r->ccap;
+	while (end - pos < want && nshm__ring_cons_poll(r, end))
+		end++;
+	return r->cready - pos;
+}
+
+/*
+ * After publishing, wake the other side if (and only if) it sleeps: one
+ * load of a word on our own index line (already in our cache), and a branch.
  */
 static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
 						 _Atomic(uint32_t) *ev)
 {
 	/*
-	 * E1: pairs with E2 in the waiter (ring.c, ring_park()): our index
-	 * store must be ordered before this load (store->load). The waiter
-	 * sets WAITERS, then issues membarrier(GLOBAL_EXPEDITED), which runs
-	 * a full barrier on this CPU: so the compiler fence is all we need
-	 * here. Without membarrier (r->fence) we pay a full fence ourselves.
+	 * E1: pairs with E2 in the waiter (ring.c, ring_wait()): our seq or
+	 * head store must be ordered before this load (store->load). The
+	 * waiter sets WAITERS, then issues membarrier(GLOBAL_EXPEDITED),
+	 * which runs a full barrier on this CPU: so the compiler fence is all
+	 * we need here. Without membarrier (r->fence) we pay a full fence.
 	 */
 	if (nshm_unlikely(r->fence)) {
 #if defined(__GNUC__) && !defined(__clang__)
@@ -150,6 +213,24 @@ static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
 		nshm__ring_wake(r, ev);
 }
 
+/* Fill @p sp with the @p n slots from index @p pos (one or two runs). */
+static NSHM_ALWAYS_INLINE void nshm__ring_span(const struct nshm_ring *r,
+					       uint64_t pos, uint32_t n,
+					       struct nshm_ring_span *sp)
+{
+	uint32_t idx = (uint32_t)(pos & r->mask);
+	uint32_t first = r->mask - idx + 1;
+
+	if (first > n)
+		first = n;
+	sp->run1 = r->slots + (size_t)idx * r->stride;
+	sp->n1 = first;
+	sp->run2 = r->slots;
+	sp->n2 = n - first;
+	sp->stride = r->stride;
+	sp->reserved = 0;
+}
+
 /* ---- producer --------------------------------------------------------- */
 
 /**
@@ -164,22 +245,38 @@ static inline void *nshm_ring_reserve(struct nshm_ring *r)
 	if (nshm_unlikely(pos - r->phead >= r->pcap) &&
 	    nshm__ring_prod_refresh(r) == 0)
 		return NULL;
-	return r->slots + (size_t)(pos & r->mask) * r->stride;
+	return nshm__ring_slot(r, pos);
 }
 
-/** Producer: publish @p n reserved slots at once (one index store). */
+/**
+ * Producer: publish @p n reserved slots at once: one tail store, then each
+ * slot's seq word in index order.
+ */
 static inline void nshm_ring_commit_n(struct nshm_ring *r, uint32_t n)
 {
-	uint64_t pos = r->ppos + n;
+	uint64_t pos = r->ppos, end = pos + n;
 
-	NSHM_ASSERT(pos - r->phead <= r->pcap);
-	r->ppos = pos;
+	if (nshm_unlikely(r->pcap == 0)) {
+		nshm__ring_misuse(r, 1 /* NSHM_RING_PRODUCER */);
+		return; /* touches no shared memory */
+	}
+	NSHM_ASSERT(end - r->phead <= r->pcap);
+	r->ppos = end;
 	/*
-	 * R1: pairs with A2 in nshm__ring_cons_refresh(). The slot contents
-	 * written since reserve become visible before the new tail. Only
-	 * this thread writes tail.
+	 * R4: pairs with A4 in ring.c (take-over, stats). Relaxed: only this
+	 * thread writes tail, nobody polls it on the fast path, and the seq
+	 * release stores below order it before any slot is seen published,
+	 * so tail >= every published index (tail >= head) for anyone.
 	 */
-	atomic_store_explicit(r->tail_p, pos, memory_order_release);
+	atomic_store_explicit(r->tail_p, end, memory_order_relaxed);
+	for (; pos != end; pos++)
+		/*
+		 * R1: pairs with A2 in nshm__ring_cons_poll(). The slot's
+		 * payload written since reserve (and the tail store above)
+		 * is visible before its seq says published.
+		 */
+		atomic_store_explicit(nshm__ring_seq(r, pos),
+				      NSHM_RING_SEQ(pos), memory_order_release);
 	nshm__ring_notify(r, r->data_ev);
 }
 
@@ -191,7 +288,7 @@ static inline void nshm_ring_commit(struct nshm_ring *r)
 
 /**
  * Producer: reserve up to @p n slots (a burst: as many as are free). When
- * they wrap, @p sp gets two spans: p1[0..n1) then p2[0..n2).
+ * they wrap, @p sp gets two runs; element i is nshm_ring_span_at(sp, i).
  * @return n1 + n2 (0: full). Publish with nshm_ring_commit_n().
  */
 static inline uint32_t nshm_ring_reserve_n(struct nshm_ring *r, uint32_t n,
@@ -199,20 +296,12 @@ static inline uint32_t nshm_ring_reserve_n(struct nshm_ring *r, uint32_t n,
 {
 	uint64_t pos = r->ppos;
 	uint64_t room = (uint64_t)r->pcap - (pos - r->phead);
-	uint32_t idx, first;
 
 	if (room < n)
 		room = nshm__ring_prod_refresh(r);
 	if (n > room)
 		n = (uint32_t)room;
-	idx = (uint32_t)(pos & r->mask);
-	first = r->mask - idx + 1;
-	if (first > n)
-		first = n;
-	sp->p1 = r->slots + (size_t)idx * r->stride;
-	sp->n1 = first;
-	sp->p2 = r->slots;
-	sp->n2 = n - first;
+	nshm__ring_span(r, pos, n, sp);
 	return n;
 }
 
@@ -223,7 +312,7 @@ static inline bool nshm_ring_push(struct nshm_ring *r, const void *elem)
 
 	if (slot == NULL)
 		return false;
-	memcpy(slot, elem, r->stride);
+	memcpy(slot, elem, r->esize);
 	nshm_ring_commit(r);
 	return true;
 }
@@ -236,13 +325,12 @@ static inline uint32_t nshm_ring_push_n(struct nshm_ring *r, const void *elems,
 	const unsigned char *src = (const unsigned char *)elems;
 
 	n = nshm_ring_reserve_n(r, n, &sp);
-	if (n == 0)
-		return 0;
-	memcpy(sp.p1, src, (size_t)sp.n1 * r->stride);
-	if (sp.n2 != 0)
-		memcpy(sp.p2, src + (size_t)sp.n1 * r->stride,
-		       (size_t)sp.n2 * r->stride);
-	nshm_ring_commit_n(r, n);
+	for (uint32_t i = 0; i < sp.n1; i++, src += r->esize)
+		memcpy(sp.run1 + (size_t)i * sp.stride, src, r->esize);
+	for (uint32_t i = 0; i < sp.n2; i++, src += r->esize)
+		memcpy(sp.run2 + (size_t)i * sp.stride, src, r->esize);
+	if (n != 0)
+		nshm_ring_commit_n(r, n);
 	return n;
 }
 
@@ -250,16 +338,16 @@ static inline uint32_t nshm_ring_push_n(struct nshm_ring *r, const void *elems,
 
 /**
  * Consumer: the oldest filled slot, read (or modified) in place, or NULL
- * when empty (or not a consumer, or the producer's index is corrupt: see
+ * when empty (or not a consumer, or its seq word is corrupt: see
  * nshm_ring_error()). Follow with nshm_ring_release().
  */
 static inline void *nshm_ring_peek(struct nshm_ring *r)
 {
 	uint64_t pos = r->cpos;
 
-	if (nshm_unlikely(pos == r->ctail) && nshm__ring_cons_refresh(r) == 0)
+	if (pos == r->cready && !nshm__ring_cons_next(r, pos))
 		return NULL;
-	return r->slots + (size_t)(pos & r->mask) * r->stride;
+	return nshm__ring_slot(r, pos);
 }
 
 /** Consumer: hand @p n peeked slots back at once (one index store). */
@@ -267,7 +355,7 @@ static inline void nshm_ring_release_n(struct nshm_ring *r, uint32_t n)
 {
 	uint64_t pos = r->cpos + n;
 
-	NSHM_ASSERT(r->ctail - pos <= r->ccap);
+	NSHM_ASSERT(r->cready - pos <= r->ccap);
 	r->cpos = pos;
 	/*
 	 * R2: pairs with A1 in nshm__ring_prod_refresh(). Our reads of the
@@ -285,7 +373,7 @@ static inline void nshm_ring_release(struct nshm_ring *r)
 }
 
 /**
- * Consumer: up to @p n filled slots in place, as one or two spans (see
+ * Consumer: up to @p n filled slots in place, as one or two runs (see
  * nshm_ring_reserve_n()). @return n1 + n2 (0: empty). Release with
  * nshm_ring_release_n().
  */
@@ -293,21 +381,13 @@ static inline uint32_t nshm_ring_peek_n(struct nshm_ring *r, uint32_t n,
 					struct nshm_ring_span *sp)
 {
 	uint64_t pos = r->cpos;
-	uint64_t avail = r->ctail - pos;
-	uint32_t idx, first;
+	uint64_t avail = r->cready - pos;
 
 	if (avail < n)
-		avail = nshm__ring_cons_refresh(r);
+		avail = nshm__ring_cons_scan(r, n);
 	if (n > avail)
 		n = (uint32_t)avail;
-	idx = (uint32_t)(pos & r->mask);
-	first = r->mask - idx + 1;
-	if (first > n)
-		first = n;
-	sp->p1 = r->slots + (size_t)idx * r->stride;
-	sp->n1 = first;
-	sp->p2 = r->slots;
-	sp->n2 = n - first;
+	nshm__ring_span(r, pos, n, sp);
 	return n;
 }
 
@@ -318,7 +398,7 @@ static inline bool nshm_ring_pop(struct nshm_ring *r, void *elem)
 
 	if (slot == NULL)
 		return false;
-	memcpy(elem, slot, r->stride);
+	memcpy(elem, slot, r->esize);
 	nshm_ring_release(r);
 	return true;
 }
@@ -331,13 +411,12 @@ static inline uint32_t nshm_ring_pop_n(struct nshm_ring *r, void *elems,
 	unsigned char *dst = (unsigned char *)elems;
 
 	n = nshm_ring_peek_n(r, n, &sp);
-	if (n == 0)
-		return 0;
-	memcpy(dst, sp.p1, (size_t)sp.n1 * r->stride);
-	if (sp.n2 != 0)
-		memcpy(dst + (size_t)sp.n1 * r->stride, sp.p2,
-		       (size_t)sp.n2 * r->stride);
-	nshm_ring_release_n(r, n);
+	for (uint32_t i = 0; i < sp.n1; i++, dst += r->esize)
+		memcpy(dst, sp.run1 + (size_t)i * sp.stride, r->esize);
+	for (uint32_t i = 0; i < sp.n2; i++, dst += r->esize)
+		memcpy(dst, sp.run2 + (size_t)i * sp.stride, r->esize);
+	if (n != 0)
+		nshm_ring_release_n(r, n);
 	return n;
 }
 
@@ -431,10 +510,10 @@ static inline uint32_t nshm_ring_capacity(const struct nshm_ring *r)
 	return r->mask + 1;
 }
 
-/** Bytes per element (the slot stride). */
+/** Bytes per element (the slot stride is larger: see nshm_ring_span). */
 static inline uint32_t nshm_ring_elem_size(const struct nshm_ring *r)
 {
-	return r->stride;
+	return r->esize;
 }
 
 /**
@@ -449,8 +528,9 @@ static inline uint64_t nshm_ring_position(const struct nshm_ring *r)
 
 /**
  * The first error a fast-path call hit on this handle, or 0:
- * -NSHM_ECORRUPT (an index in shared memory failed its bound: the call
- * behaved as full/empty and nothing out of bounds was touched) or -EPERM
+ * -NSHM_ECORRUPT (an index or a slot's seq word in shared memory failed
+ * its check: the call behaved as full/empty and nothing out of bounds was
+ * touched) or -EPERM
  * (a call of the other role). Sticky until nshm_ring_clear_error().
  */
 static inline int nshm_ring_error(const struct nshm_ring *r)
