@@ -155,7 +155,7 @@ int nshm_event_await(struct nshm_event *ev, bool (*ready)(void *), void *arg,
 	for (uint32_t i = 0; i < ws->spins; i++) {
 		if (ready(arg))
 			return 0;
-		nshm__cpu_relax();
+		nshm_cpu_relax();
 	}
 	for (uint32_t i = 0; i < ws->yields; i++) {
 		if (ready(arg))

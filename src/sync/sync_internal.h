@@ -34,16 +34,9 @@ bool nshm__mutex_held_in(const void *lo, const void *hi);
 /* Does the calling thread hold @m through nshm_mutex_lock()? */
 bool nshm__mutex_held_by_me(const struct nshm_mutex *m);
 
-/* Spin-wait hint for busy loops. */
-static inline void nshm__cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
+/* nshm_cpu_relax() and friends: the helpers the inline ring path uses. */
+#define NSHM_INSIDE_RING_H
+#include <nshm/bits/compiler.h>
+#undef NSHM_INSIDE_RING_H
 
 #endif /* NSHM_SYNC_INTERNAL_H */

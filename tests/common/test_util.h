@@ -150,6 +150,20 @@ static inline int t_exited_ok(int status)
 	return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
+/* CRC-32C, bit by bit: an oracle independent of the library's table. */
+static inline uint32_t t_crc32c(const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint32_t crc = 0xffffffffu;
+
+	while (len--) {
+		crc ^= *p++;
+		for (int k = 0; k < 8; k++)
+			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1u));
+	}
+	return ~crc;
+}
+
 /*
  * Run a test once per backend: PER_BACKEND(fn) in the CMUnitTest table,
  * BACKEND(state) in the test for "posix", "sysv" or "file".

@@ -15,22 +15,9 @@ NSHM_RING_DEFINE_VERSION(msg2_ring, struct msg, 2)
 
 static const struct nshm_ring_type msg_type = NSHM_RING_TYPE_INIT(struct msg, 1);
 
-static uint32_t crc32c(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	uint32_t crc = 0xffffffffu;
-
-	while (len--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1u));
-	}
-	return ~crc;
-}
-
 static void refresh_crc(struct nshm_ring_shared *sh)
 {
-	sh->config.crc = crc32c(&sh->config,
+	sh->config.crc = t_crc32c(&sh->config,
 				offsetof(struct nshm_ring_config, crc));
 }
 

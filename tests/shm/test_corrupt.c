@@ -11,23 +11,9 @@
 #include "shm/seg_layout.h"
 #include "test_util.h"
 
-/* CRC-32C, as the library computes the header checksum. */
-static uint32_t crc32c(const void *buf, size_t len)
-{
-	const unsigned char *p = buf;
-	uint32_t crc = 0xffffffffu;
-
-	while (len--) {
-		crc ^= *p++;
-		for (int k = 0; k < 8; k++)
-			crc = (crc >> 1) ^ (0x82f63b78u & -(crc & 1u));
-	}
-	return ~crc;
-}
-
 static void reseal(struct nshm_seg_hdr *h)
 {
-	h->checksum = crc32c(&h->magic, offsetof(struct nshm_seg_hdr, checksum) -
+	h->checksum = t_crc32c(&h->magic, offsetof(struct nshm_seg_hdr, checksum) -
 						offsetof(struct nshm_seg_hdr, magic));
 }
 
