@@ -25,6 +25,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <linux/magic.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -402,8 +403,14 @@ static int file_create(struct nshm_seg *seg, int dfd)
 	int fd, ret;
 
 	file_geometry(seg, dfd);
-	fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-		    (mode_t)seg->mode);
+	/* NSHM_TEST_NO_TMPFILE=1 makes the tests exercise the fallback. */
+	if (getenv("NSHM_TEST_NO_TMPFILE") != NULL) {
+		fd = -1;
+		errno = EOPNOTSUPP;
+	} else {
+		fd = openat(dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			    (mode_t)seg->mode);
+	}
 	if (fd >= 0) {
 		ret = file_prepare(seg, fd);
 		if (ret < 0) {
@@ -444,7 +451,21 @@ static int file_create(struct nshm_seg *seg, int dfd)
 		return nshm__err(-errno, "creating \"%s\": %s", seg->nm.canon,
 				 strerrordesc_np(errno));
 	}
-	ret = file_prepare(seg, fd);
+	/*
+	 * Our magic goes in first, so that what a creator killed from here
+	 * on leaves behind is recognisably ours: openers report it and
+	 * nshm_seg_delete() removes it.
+	 */
+	{
+		const uint32_t first[2] = { NSHM_SEG_INIT, NSHM_SEG_MAGIC };
+
+		/* hugetlbfs has no write(2) (EINVAL): it just goes without. */
+		if (pwrite(fd, first, sizeof(first), 0) < 0 && errno != EINVAL)
+			ret = nshm__err(-errno, "writing \"%s\": %s",
+					seg->nm.canon, strerrordesc_np(errno));
+		else
+			ret = file_prepare(seg, fd);
+	}
 	if (ret < 0) {
 		unlinkat(dfd, seg->nm.leaf, 0);
 		close(fd);
@@ -512,12 +533,7 @@ static int file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
 				return nshm__err(-NSHM_ECORRUPT,
 						 "\"%s\": state word %u is not a state",
 						 seg->nm.canon, state);
-			/* Creators allocate before writing the magic. */
-			if (n < (ssize_t)sizeof(*h))
-				return nshm__err(-NSHM_ETRUNCATED,
-						 "\"%s\" is %lld bytes, shorter than its header",
-						 seg->nm.canon,
-						 (long long)st->st_size);
+			/* INIT, short or not: a creator at work (or dead). */
 		}
 		/* Empty, zero-filled or INIT: a creator may be at work. */
 		if (nshm__now_ns() >= deadline_ns)
@@ -731,10 +747,13 @@ static int sysv_wait_ready(struct nshm_seg_hdr *h, int id, uint64_t deadline)
 		struct timespec slice = { 0, 2000000 }; /* 2 ms, then recheck */
 
 		/*
-		 * The creator stays attached while it initialises: if we are
-		 * the only one attached and it is still INIT, it died.
+		 * The creator stays attached while it initialises, from just
+		 * after shmget(): if we are the only one attached and the
+		 * creating pid is gone, it died. (Attached count alone is not
+		 * enough: we may look between its shmget() and shmat().)
 		 */
-		if (shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1)
+		if (shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1 &&
+		    kill(ds.shm_cpid, 0) != 0 && errno == ESRCH)
 			return -EOWNERDEAD;
 		if (now >= deadline)
 			return -ETIMEDOUT;

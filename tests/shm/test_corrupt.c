@@ -387,8 +387,17 @@ static void test_sysv_dead_creator(void **state)
 	int id;
 	(void)state;
 
-	/* What a creator leaves if killed between shmget and publication. */
-	id = shmget(key, 8192, IPC_CREAT | IPC_EXCL | 0600);
+	/*
+	 * What a creator leaves if killed between shmget and publication:
+	 * made by a child that is gone (a live creator is waited for).
+	 */
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(shmget(key, 8192, IPC_CREAT | IPC_EXCL | 0600) >= 0 ? 0 : 1);
+	assert_true(t_exited_ok(t_wait(pid, 5000)));
+	id = shmget(key, 0, 0);
 	assert_true(id >= 0);
 	setenv("NSHM_INIT_TIMEOUT_MS", "5000", 1);
 	t0 = (uint64_t)time(NULL);

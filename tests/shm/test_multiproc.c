@@ -6,6 +6,7 @@
  */
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/mman.h>
 #include <nshm/shm.h>
 #include "test_util.h"
@@ -60,7 +61,7 @@ static void race_child(struct race_ctl *ctl, const char *name, uint32_t round)
 }
 
 /* T4: K processes open-or-create one name, R rounds. */
-static void test_create_open_race(void **state)
+static void create_open_race(const char *backend)
 {
 	const int K = 8;
 	const int R = (int)(30 * t_scale());
@@ -70,7 +71,7 @@ static void test_create_open_race(void **state)
 	ctl = mmap(NULL, sizeof(*ctl), PROT_READ | PROT_WRITE,
 		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(ctl != MAP_FAILED);
-	const char *name = t_name_in(BACKEND(state), "race");
+	const char *name = t_name_in(backend, "race");
 
 	for (int r = 1; r <= R; r++) {
 		_Atomic(uint32_t) *words;
@@ -111,8 +112,9 @@ static void test_create_open_race(void **state)
 				 atomic_load(&ctl->first_error),
 				 nshm_strerror(atomic_load(&ctl->first_error)));
 	}
-	printf("# T4 %s: rounds=%d procs=%d half_init=0 sigbus=%d hung=%d errors=%u\n",
-	       BACKEND(state), R, K, signalled, hung, atomic_load(&ctl->errors));
+	printf("# T4 %s%s: rounds=%d procs=%d half_init=0 sigbus=%d hung=%d errors=%u\n",
+	       backend, getenv("NSHM_TEST_NO_TMPFILE") ? " (O_EXCL fallback)" : "",
+	       R, K, signalled, hung, atomic_load(&ctl->errors));
 	assert_int_equal(signalled, 0);
 	assert_int_equal(hung, 0);
 	munmap(ctl, sizeof(*ctl));
@@ -120,15 +122,18 @@ static void test_create_open_race(void **state)
 
 /*
  * A creator SIGKILLed at a random moment leaves either nothing or a
- * complete segment; never a half-made one that blocks the name.
+ * complete segment; never a half-made one that blocks the name. Only the
+ * SysV backend and the O_EXCL fallback of the file backends can leave
+ * debris: openers report it, and it never stops a new creation (SysV) or
+ * nshm_seg_delete() (fallback).
  */
-static void test_creator_killed(void **state)
+static void creator_killed(const char *backend, bool fallback)
 {
 	const int N = (int)(40 * t_scale());
 	int nothing = 0, complete = 0, debris = 0;
 	unsigned seed = (unsigned)getpid();
 
-	const char *name = t_name_in(BACKEND(state), "kill");
+	const char *name = t_name_in(backend, "kill");
 
 	for (int i = 0; i < N; i++) {
 		struct nshm_seg *seg;
@@ -154,9 +159,14 @@ static void test_creator_killed(void **state)
 			assert_int_equal(nshm_seg_close(seg), 0);
 		} else if (rc == -ENOENT) {
 			nothing++;
+		} else if (fallback) {
+			/* Empty (killed before our magic) or still INIT. */
+			if (rc != -EBADMSG && rc != -ETIMEDOUT)
+				fail_msg("fallback debris: %d", rc);
+			assert_int_equal(nshm_seg_delete(name), 0);
+			debris++;
 		} else {
-			/* Only a SysV creator can leave debris; it says so. */
-			assert_string_equal(BACKEND(state), "sysv");
+			assert_string_equal(backend, "sysv");
 			assert_int_equal(rc, -ETIMEDOUT);
 			debris++;
 		}
@@ -166,8 +176,29 @@ static void test_creator_killed(void **state)
 		assert_int_equal(nshm_seg_close(seg), 0);
 		assert_int_equal(nshm_seg_delete(name), 0);
 	}
-	printf("# creator-killed %s: trials=%d nothing=%d complete=%d sysv_debris_replaced=%d half_made=0\n",
-	       BACKEND(state), N, nothing, complete, debris);
+	printf("# creator-killed %s%s: trials=%d nothing=%d complete=%d debris_reported=%d half_made_seen_as_good=0\n",
+	       backend, fallback ? " (O_EXCL fallback)" : "", N, nothing,
+	       complete, debris);
+}
+
+static void test_create_open_race(void **state)
+{
+	create_open_race(BACKEND(state));
+}
+
+static void test_creator_killed(void **state)
+{
+	creator_killed(BACKEND(state), false);
+}
+
+/* The same two on the O_EXCL fallback (no O_TMPFILE or no /proc). */
+static void test_fallback_race_and_kill(void **state)
+{
+	(void)state;
+	setenv("NSHM_TEST_NO_TMPFILE", "1", 1); /* children inherit it */
+	create_open_race("posix");
+	creator_killed("posix", true);
+	unsetenv("NSHM_TEST_NO_TMPFILE");
 }
 
 /* Data written by one process is read by another that opened by name. */
@@ -289,6 +320,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		PER_BACKEND(test_create_open_race),
 		PER_BACKEND(test_creator_killed),
+		cmocka_unit_test(test_fallback_race_and_kill),
 		PER_BACKEND(test_cross_process_data),
 		PER_BACKEND(test_delete_while_other_attached),
 		PER_BACKEND(test_readonly_other_process),
