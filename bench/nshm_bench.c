@@ -778,6 +778,8 @@ int main(int argc, char **argv)
 				order[k++] = ci;
 	start = mono_ns();
 	for (unsigned rep = 0; rep < o.reps && !interrupted; rep++) {
+		static const enum bench_kind kinds[2] = { KIND_TPUT, KIND_RTT };
+
 		for (unsigned oi = 0; oi < nc && !interrupted; oi++) {
 			unsigned ci = order[oi];
 			struct case_result *c = &res[ci];
@@ -791,39 +793,24 @@ int main(int argc, char **argv)
 			if (c->skipped)
 				continue;
 			memset(rr, 0, sizeof(*rr));
-			if (!o.no_tput) {
-				progress(tty, rep, o.reps, oi, nc, &c->def,
-					 "throughput",
-					 (double)(mono_ns() - start) / 1e9);
-				ret = measure(&o, &c->def, KIND_TPUT, rr, note,
-					      sizeof(note));
-				if (ret == 1) {
-					c->skipped = true;
-					snprintf(c->note, sizeof(c->note), "%s",
-						 note);
+			for (unsigned k = 0; k < 2 && !c->skipped; k++) {
+				bool tput = kinds[k] == KIND_TPUT;
+
+				if (tput ? o.no_tput : o.no_rtt || interrupted)
 					continue;
-				}
-				if (ret < 0 && c->note[0] == '\0')
+				progress(tty, rep, o.reps, oi, nc, &c->def,
+					 tput ? "throughput" : "latency",
+					 (double)(mono_ns() - start) / 1e9);
+				ret = measure(&o, &c->def, kinds[k], rr, note,
+					      sizeof(note));
+				/* 1: cannot run here (skip the case for good) */
+				c->skipped = ret == 1;
+				if (c->skipped || (ret < 0 && c->note[0] == '\0'))
 					snprintf(c->note, sizeof(c->note), "%s",
 						 note);
 			}
-			if (!o.no_rtt && !interrupted) {
-				progress(tty, rep, o.reps, oi, nc, &c->def,
-					 "latency",
-					 (double)(mono_ns() - start) / 1e9);
-				ret = measure(&o, &c->def, KIND_RTT, rr, note,
-					      sizeof(note));
-				if (ret == 1) {
-					c->skipped = true;
-					snprintf(c->note, sizeof(c->note), "%s",
-						 note);
-					continue;
-				}
-				if (ret < 0 && c->note[0] == '\0')
-					snprintf(c->note, sizeof(c->note), "%s",
-						 note);
-			}
-			c->nreps++;
+			if (!c->skipped)
+				c->nreps++;
 		}
 	}
 	ri.wall_s = (double)(mono_ns() - start) / 1e9;
