@@ -104,18 +104,36 @@ enum nshm_ring_role {
 	NSHM_RING_CONSUMER = 2,
 };
 
-/* What the elements are. NSHM_RING_TYPE(T, version) fills one in. */
+/*
+ * What the elements are. NSHM_RING_TYPE_INIT(T, version) fills one in,
+ * NSHM_RING_TYPE_INIT_SEQ(T, version, field) one with a seq field.
+ *
+ * Seq field (flags = NSHM_RING_TYPE_SEQ_FIELD): the element has a uint64_t
+ * at seq_offset (a multiple of 8; the element aligned to 8 or more) that
+ * the ring owns and uses as the slot's sequence word, instead of adding a
+ * word of its own after each element. A slot is then the element alone: a
+ * 64-byte element moves in one cache line per hand-off instead of two
+ * (nshm-bench: nshm-spsc-seq against nshm-spsc). The field's value belongs
+ * to the ring and means nothing to you: push/push_n do not copy it, and
+ * code that fills a reserved slot in place must not write it (a consumer
+ * is reading it); a popped or peeked element holds an opaque value there.
+ * nshm_ring_position() gives a message's index if you want one.
+ */
 struct nshm_ring_type {
 	const char *name; /* e.g. "struct tick"; NULL is "" (raw bytes) */
 	uint32_t version; /* bump when the layout of the type changes */
 	uint32_t size;	  /* sizeof: 1 .. NSHM_RING_ELEM_MAX, multiple of align */
 	uint32_t align;	  /* alignof: power of two <= 4096 */
+	uint32_t flags;	  /* 0 or NSHM_RING_TYPE_SEQ_FIELD */
+	uint32_t seq_offset; /* the seq field's offsetof (with the flag) */
 };
+
+#define NSHM_RING_TYPE_SEQ_FIELD 1u
 
 /*
  * A burst of slots from reserve_n/peek_n: one run, or two when the burst
- * wraps (run1[0..n1) then run2[0..n2)). Each slot ends with the ring's
- * sequence word (layout version 2), so a run is strided, NOT an array of
+ * wraps (run1[0..n1) then run2[0..n2)). Slots are padded and most end with
+ * the ring's sequence word (layout version 2 and up), so a run is strided, NOT an array of
  * elements: element i of the burst is nshm_ring_span_at(sp, i), i.e.
  * run1 + i * stride for i < n1, then run2 + (i - n1) * stride. (Version 1
  * had contiguous p1/p2 arrays; the fields were renamed so that such code
@@ -310,8 +328,27 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 /* ---- typed rings ------------------------------------------------------ */
 
 /* struct nshm_ring_type for T at @p ver (an lvalue; C and C++). */
-#define NSHM_RING_TYPE_INIT(T, ver) \
-	{ #T, (uint32_t)(ver), (uint32_t)sizeof(T), (uint32_t)NSHM_ALIGNOF(T) }
+#define NSHM_RING_TYPE_INIT(T, ver)                                            \
+	{ #T, (uint32_t)(ver), (uint32_t)sizeof(T), (uint32_t)NSHM_ALIGNOF(T), \
+	  0u, 0u }
+
+/* The same for a T whose uint64_t member @p field is the ring's seq word. */
+#define NSHM_RING_TYPE_INIT_SEQ(T, ver, field)                                 \
+	{ #T, (uint32_t)(ver), (uint32_t)sizeof(T), (uint32_t)NSHM_ALIGNOF(T), \
+	  NSHM_RING_TYPE_SEQ_FIELD, (uint32_t)offsetof(T, field) }
+
+/*
+ * Copy a T into a slot, leaving out the 8 bytes at @p skip (the ring's seq
+ * field; skip == size: none). Constant arguments fold to plain moves.
+ */
+static NSHM_ALWAYS_INLINE void nshm__copy_skip(void *dst, const void *src,
+					       size_t size, size_t skip)
+{
+	memcpy(dst, src, skip);
+	if (skip < size)
+		memcpy((unsigned char *)dst + skip + 8,
+		       (const unsigned char *)src + skip + 8, size - skip - 8);
+}
 
 /*
  * NSHM_RING_DEFINE(name, type): type-safe static inline functions over the
@@ -331,6 +368,32 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 #define NSHM_RING_DEFINE(name, type) NSHM_RING_DEFINE_VERSION(name, type, 1)
 
 #define NSHM_RING_DEFINE_VERSION(name, type, ver)                              \
+	NSHM_RING__DEFINE(name, type, NSHM_RING_TYPE_INIT(type, ver),          \
+			  sizeof(type))
+
+/*
+ * NSHM_RING_DEFINE_SEQ(name, type, field): the same functions for a type
+ * whose uint64_t member @p field the ring owns as its sequence word (see
+ * struct nshm_ring_type: one line per 64-byte element instead of two).
+ * NSHM_RING_DEFINE_SEQ_VERSION(name, type, field, ver) with a version.
+ *
+ *	struct tick { uint64_t ring_seq; uint64_t id; double px[6]; };
+ *	NSHM_RING_DEFINE_SEQ(tick_ring, struct tick, ring_seq)
+ */
+#define NSHM_RING_DEFINE_SEQ(name, type, field)                                \
+	NSHM_RING_DEFINE_SEQ_VERSION(name, type, field, 1)
+
+#define NSHM_RING_DEFINE_SEQ_VERSION(name, type, field, ver)                   \
+	NSHM_STATIC_ASSERT(sizeof(((type *)0)->field) == 8 &&                  \
+				   offsetof(type, field) % 8 == 0 &&           \
+				   NSHM_ALIGNOF(type) >= 8,                    \
+			   "the seq field must be an aligned 8-byte member");  \
+	NSHM_RING__DEFINE(name, type,                                          \
+			  NSHM_RING_TYPE_INIT_SEQ(type, ver, field),           \
+			  offsetof(type, field))
+
+/* @p skip: offset of the ring's seq field in @p type, sizeof(type): none. */
+#define NSHM_RING__DEFINE(name, type, type_init, skip)                         \
 	struct name;                                                           \
 	struct name##_span {                                                   \
 		struct nshm_ring_span s;                                       \
@@ -346,8 +409,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 	}                                                                      \
 	static inline const struct nshm_ring_type *name##_type(void)           \
 	{                                                                      \
-		static const struct nshm_ring_type t =                         \
-			NSHM_RING_TYPE_INIT(type, ver);                        \
+		static const struct nshm_ring_type t = type_init;              \
 		return &t;                                                     \
 	}                                                                      \
 	static inline struct nshm_ring *name##_ring(struct name *h)            \
@@ -423,7 +485,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 		void *slot = nshm_ring_reserve(r);                             \
 		if (slot == NULL)                                              \
 			return false;                                          \
-		memcpy(slot, v, sizeof(type));                                 \
+		nshm__copy_skip(slot, v, sizeof(type), skip);                  \
 		nshm_ring_commit(r);                                           \
 		return true;                                                   \
 	}                                                                      \
@@ -443,7 +505,8 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 		struct name##_span s;                                          \
 		n = name##_reserve_n(h, n, &s);                                \
 		for (uint32_t i = 0; i < n; i++)                               \
-			memcpy(name##_span_at(&s, i), v + i, sizeof(type));    \
+			nshm__copy_skip(name##_span_at(&s, i), v + i,          \
+					sizeof(type), skip);                   \
 		if (n != 0)                                                    \
 			nshm_ring_commit_n(name##_ring(h), n);                 \
 		return n;                                                      \

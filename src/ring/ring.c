@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -112,6 +113,11 @@ uint64_t nshm_ring_type_fingerprint(const struct nshm_ring_type *t)
 	h = fnv_u32(h, t->version);
 	h = fnv_u32(h, t->size);
 	h = fnv_u32(h, t->align);
+	/* Only types with a seq field hash it: older fingerprints stand. */
+	if (t->flags & NSHM_RING_TYPE_SEQ_FIELD) {
+		h = fnv_u32(h, t->flags);
+		h = fnv_u32(h, t->seq_offset);
+	}
 	return h;
 }
 
@@ -138,6 +144,26 @@ static int check_type(const struct nshm_ring_type *t)
 				 "element size %u is not a multiple of its "
 				 "alignment %u",
 				 t->size, t->align);
+	if (t->flags & ~NSHM_RING_TYPE_SEQ_FIELD)
+		return nshm__err(-EINVAL, "unknown element type flags 0x%x "
+				 "(allowed: NSHM_RING_TYPE_SEQ_FIELD)",
+				 t->flags & ~NSHM_RING_TYPE_SEQ_FIELD);
+	if (!(t->flags & NSHM_RING_TYPE_SEQ_FIELD)) {
+		if (t->seq_offset != 0)
+			return nshm__err(-EINVAL,
+					 "seq_offset %u is set but the type has "
+					 "no NSHM_RING_TYPE_SEQ_FIELD flag",
+					 t->seq_offset);
+		return 0;
+	}
+	if (t->align < 8 || t->seq_offset % 8 != 0 || t->size < 8 ||
+	    t->seq_offset > t->size - 8)
+		return nshm__err(-EINVAL,
+				 "the ring's seq field must be 8 bytes at an "
+				 "offset that is a multiple of 8, inside an "
+				 "element aligned to 8 or more (offset %u, "
+				 "size %u, align %u)",
+				 t->seq_offset, t->size, t->align);
 	return 0;
 }
 
@@ -162,14 +188,18 @@ static uint64_t slots_offset(uint32_t align)
 	return align > NSHM_RING_HDR_SIZE ? align : NSHM_RING_HDR_SIZE;
 }
 
-/* Where a slot's seq word sits: right after the payload, 8-aligned. */
-static uint32_t seq_offset(uint32_t size)
+/*
+ * Where a slot's seq word sits: the element's own field, or right after the
+ * payload, 8-aligned.
+ */
+static uint32_t seq_offset(uint32_t size, bool elem_seq, uint32_t field)
 {
-	return (size + 7u) & ~7u;
+	return elem_seq ? field : (size + 7u) & ~7u;
 }
 
 /*
- * Slot stride of layout version 2: payload, pad to 8, the 64-bit seq word;
+ * Slot stride of layout version 3: payload, pad to 8, the 64-bit seq word
+ * (only the payload when the seq is a field of the element: @p elem_seq);
  * up to 64 bytes rounded to a power of two (16, 32, 64), so such a slot never
  * straddles a cache line. Above 64, to whole lines when that pads at most
  * 1/8 (payloads of ~450 bytes and up: line-aligned copies, no line shared by
@@ -179,9 +209,9 @@ static uint32_t seq_offset(uint32_t size)
  * @p size <= NSHM_RING_ELEM_MAX, @p align <= NSHM_RING_ALIGN_MAX: no
  * overflow.
  */
-static uint32_t slot_stride(uint32_t size, uint32_t align)
+static uint32_t slot_stride(uint32_t size, uint32_t align, bool elem_seq)
 {
-	uint32_t s = seq_offset(size) + 8u;
+	uint32_t s = elem_seq ? size : seq_offset(size, false, 0) + 8u;
 	uint32_t a = align > 8u ? align : 8u;
 	uint32_t lines = (s + NSHM_CACHELINE - 1u) & ~(NSHM_CACHELINE - 1u);
 
@@ -258,7 +288,7 @@ uint32_t nshm__ring_corrupt_seq(struct nshm_ring *r, uint64_t pos,
 		  "%llu published (0x%016llx) nor not yet",
 		  priv(r)->name, (unsigned)(pos & r->mask),
 		  (unsigned long long)seq, (unsigned long long)pos,
-		  (unsigned long long)NSHM_RING_SEQ(pos));
+		  (unsigned long long)nshm__ring_seq_pub(r, pos));
 	return 0;
 }
 
@@ -359,7 +389,7 @@ static uint64_t published_end(const struct nshm_ring *r, uint64_t head,
 		uint64_t seq = atomic_load_explicit(nshm__ring_seq(r, tail - 1),
 						    memory_order_acquire);
 
-		if (seq == NSHM_RING_SEQ(tail - 1))
+		if (seq == nshm__ring_seq_pub(r, tail - 1))
 			break;
 		tail--;
 	}
@@ -493,7 +523,8 @@ static int handle_bind(struct nshm_ring *r, struct nshm_seg *seg, void *area,
 	r->mask = cfg->capacity - 1;
 	r->stride = cfg->slot_stride;
 	r->esize = cfg->elem_size;
-	r->seq_off = seq_offset(cfg->elem_size);
+	r->seq_off = cfg->seq_off; /* validated (seq_off_ok()) */
+	r->seq_key = cfg->seq_key;
 	r->waiter_mb = 1;
 	ret = nshm_peer_self(area, &p->self);
 	if (ret != 0)
@@ -503,6 +534,17 @@ static int handle_bind(struct nshm_ring *r, struct nshm_seg *seg, void *area,
 }
 
 /* ---- create ----------------------------------------------------------- */
+
+/* A random key for element seqs (see ring_layout.h): bit 63 clear. */
+static uint64_t new_seq_key(void)
+{
+	uint64_t k;
+
+	if (getrandom(&k, sizeof(k), GRND_NONBLOCK) != (ssize_t)sizeof(k))
+		k = nshm__now_ns() * 0x9e3779b97f4a7c15ull ^
+		    ((uint64_t)getpid() << 32);
+	return k & ~NSHM_RING_SEQ_PUB;
+}
 
 int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 		     const struct nshm_ring_type *type, uint32_t capacity,
@@ -517,6 +559,8 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 	void *area = NULL;
 	const char *tname;
 	uint64_t bytes;
+	uint32_t stride;
+	bool elem_seq;
 	int ret;
 
 	nshm__err_clear();
@@ -548,12 +592,13 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 				 "unknown ring create flags 0x%x (allowed: "
 				 "NSHM_HUGEPAGES, NSHM_PREFAULT, NSHM_MLOCK)",
 				 flags & ~(unsigned int)NSHM_RING_CREATE_FLAGS);
-	if ((uint64_t)capacity * slot_stride(type->size, type->align) >
-	    NSHM_RING_BYTES_MAX)
+	elem_seq = (type->flags & NSHM_RING_TYPE_SEQ_FIELD) != 0;
+	stride = slot_stride(type->size, type->align, elem_seq);
+	if ((uint64_t)capacity * stride > NSHM_RING_BYTES_MAX)
 		return nshm__err(-EFBIG,
 				 "%u slots of %u bytes (element and sequence "
 				 "word) exceed NSHM_RING_BYTES_MAX (1 TiB)",
-				 capacity, slot_stride(type->size, type->align));
+				 capacity, stride);
 
 	tname = type->name ? type->name : "";
 	memset(&cfg, 0, sizeof(cfg));
@@ -566,7 +611,12 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 	cfg.type_version = type->version;
 	cfg.type_fp = nshm_ring_type_fingerprint(type);
 	cfg.slots_off = slots_offset(type->align);
-	cfg.slot_stride = slot_stride(type->size, type->align);
+	cfg.slot_stride = stride;
+	cfg.seq_off = seq_offset(type->size, elem_seq, type->seq_offset);
+	if (elem_seq) {
+		cfg.flags = NSHM_RING_CFG_ELEM_SEQ;
+		cfg.seq_key = new_seq_key();
+	}
 	bytes = cfg.slots_off + (uint64_t)capacity * cfg.slot_stride;
 	cfg.area_size = bytes;
 	snprintf(cfg.type_name, sizeof(cfg.type_name), "%s", tname);
@@ -648,10 +698,33 @@ static int wait_ready(struct nshm_ring_shared *sh, const char *name)
 	}
 }
 
+/*
+ * The seq word lies inside the slot, 8-aligned: after the payload with key
+ * 0, or inside an 8-aligned element with a key whose bit 63 is clear.
+ */
+static bool seq_off_ok(const struct nshm_ring_config *c)
+{
+	if (!(c->flags & NSHM_RING_CFG_ELEM_SEQ))
+		return c->seq_off == seq_offset(c->elem_size, false, 0) &&
+		       c->seq_key == 0;
+	return c->elem_align >= 8 && c->elem_size >= 8 &&
+	       c->seq_off % 8 == 0 && c->seq_off <= c->elem_size - 8 &&
+	       (c->seq_key & NSHM_RING_SEQ_PUB) == 0;
+}
+
+static void seq_field_str(char *buf, size_t len, bool elem_seq, uint32_t off)
+{
+	if (elem_seq)
+		snprintf(buf, len, "seq field at %u", off);
+	else
+		snprintf(buf, len, "no seq field");
+}
+
 static int validate_config(const struct nshm_ring_config *c, size_t seg_size,
 			   enum nshm_ring_kind kind,
 			   const struct nshm_ring_type *type, const char *name)
 {
+	bool t_seq, c_seq;
 	uint64_t fp;
 
 	if (c->magic != NSHM_RING_MAGIC)
@@ -672,7 +745,10 @@ static int validate_config(const struct nshm_ring_config *c, size_t seg_size,
 	    !is_pow2(c->elem_align) || c->elem_align > NSHM_RING_ALIGN_MAX ||
 	    c->elem_size % c->elem_align != 0 ||
 	    c->slots_off != slots_offset(c->elem_align) ||
-	    c->slot_stride != slot_stride(c->elem_size, c->elem_align) ||
+	    (c->flags & ~NSHM_RING_CFG_ELEM_SEQ) != 0 ||
+	    c->slot_stride != slot_stride(c->elem_size, c->elem_align,
+					  c->flags & NSHM_RING_CFG_ELEM_SEQ) ||
+	    !seq_off_ok(c) || c->reserved0 != 0 ||
 	    c->area_size !=
 		    c->slots_off + (uint64_t)c->capacity * c->slot_stride ||
 	    memchr(c->type_name, '\0', sizeof(c->type_name)) == NULL)
@@ -697,19 +773,27 @@ static int validate_config(const struct nshm_ring_config *c, size_t seg_size,
 	if (type == NULL)
 		return 0;
 	fp = nshm_ring_type_fingerprint(type);
+	t_seq = (type->flags & NSHM_RING_TYPE_SEQ_FIELD) != 0;
+	c_seq = (c->flags & NSHM_RING_CFG_ELEM_SEQ) != 0;
 	if (fp != c->type_fp || type->size != c->elem_size ||
-	    type->align != c->elem_align || type->version != c->type_version)
+	    type->align != c->elem_align || type->version != c->type_version ||
+	    t_seq != c_seq || (t_seq && type->seq_offset != c->seq_off)) {
+		char want[32], got[32];
+
+		seq_field_str(want, sizeof(want), c_seq, c->seq_off);
+		seq_field_str(got, sizeof(got), t_seq, type->seq_offset);
 		return nshm__err(-NSHM_ETYPE,
 				 "ring '%s' holds '%s' v%u (%u bytes, align "
-				 "%u, fingerprint %016llx); attached as '%s' "
-				 "v%u (%u bytes, align %u, fingerprint "
-				 "%016llx)",
+				 "%u, %s, fingerprint %016llx); attached as "
+				 "'%s' v%u (%u bytes, align %u, %s, "
+				 "fingerprint %016llx)",
 				 name, c->type_name, c->type_version,
-				 c->elem_size, c->elem_align,
+				 c->elem_size, c->elem_align, want,
 				 (unsigned long long)c->type_fp,
 				 type->name ? type->name : "", type->version,
-				 type->size, type->align,
+				 type->size, type->align, got,
 				 (unsigned long long)fp);
+	}
 	return 0;
 }
 
@@ -1160,11 +1244,15 @@ int nshm_ring_check(struct nshm_ring *r)
 				 "than the capacity apart",
 				 name, (unsigned long long)tail,
 				 (unsigned long long)head);
-	/* The slot at head: published, previous lap, or never written. */
+	/*
+	 * The slot at head: published, previous lap, or never written. An
+	 * element's own seq field may hold anything while it is written.
+	 */
 	seq = atomic_load_explicit(nshm__ring_seq(r, head),
 				   memory_order_relaxed); /* A snapshot. */
-	if (seq != NSHM_RING_SEQ(head) &&
-	    seq != NSHM_RING_SEQ(head - r->mask - 1) && seq != 0)
+	if (seq != nshm__ring_seq_pub(r, head) &&
+	    seq != nshm__ring_seq_pub(r, head - r->mask - 1) && seq != 0 &&
+	    r->seq_off >= r->esize)
 		return nshm__err(-NSHM_ECORRUPT,
 				 "ring '%s': slot %u holds seq 0x%016llx, not "
 				 "a value of index %llu",

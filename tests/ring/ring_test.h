@@ -2,7 +2,11 @@
 #ifndef NSHM_RING_TEST_H
 #define NSHM_RING_TEST_H
 
-/* Shared helpers for the ring tests: a checksummed 64-byte message. */
+/*
+ * Shared helpers for the ring tests: a checksummed 64-byte message. Built
+ * with T_SEQ_FIELD=1, one payload word becomes the ring's seq field
+ * (NSHM_RING_DEFINE_SEQ): the same tests then run on that layout.
+ */
 
 #include <nshm/nshm.h>
 #include "test_util.h"
@@ -18,14 +22,26 @@
 #define T_SANITIZED 0
 #endif
 
+#ifndef T_SEQ_FIELD
+#define T_SEQ_FIELD 0
+#endif
+#define T_PAYLOAD (6 - T_SEQ_FIELD)
+
 struct msg {
 	uint64_t seq;
-	uint64_t payload[6];
+	uint64_t payload[T_PAYLOAD];
+#if T_SEQ_FIELD
+	uint64_t ring_seq; /* the ring's: never written by the tests */
+#endif
 	uint64_t sum;
 };
 _Static_assert(sizeof(struct msg) == 64, "64-byte message");
 
+#if T_SEQ_FIELD
+NSHM_RING_DEFINE_SEQ(msg_ring, struct msg, ring_seq)
+#else
 NSHM_RING_DEFINE(msg_ring, struct msg)
+#endif
 
 static inline uint64_t msg_word(uint64_t seq, int i)
 {
@@ -37,7 +53,7 @@ static inline void msg_fill(struct msg *m, uint64_t seq)
 	uint64_t s = seq;
 
 	m->seq = seq;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < T_PAYLOAD; i++) {
 		m->payload[i] = msg_word(seq, i);
 		s = s * 31 + m->payload[i];
 	}
@@ -51,7 +67,7 @@ static inline int msg_check(const struct msg *m, uint64_t want)
 
 	if (m->seq != want)
 		return 1;
-	for (int i = 0; i < 6; i++) {
+	for (int i = 0; i < T_PAYLOAD; i++) {
 		if (m->payload[i] != msg_word(want, i))
 			return 2;
 		s = s * 31 + m->payload[i];

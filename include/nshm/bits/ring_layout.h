@@ -31,19 +31,31 @@
  *                 is the word a producer parks on
  *   512 ...       slots (aligned to max(128, element alignment))
  *
- * Slot (layout version 2): [payload | pad to 8 | seq], config.slot_stride
- * bytes. The payload sits at offset 0, so it has the slot's alignment (the
- * element's); the 64-bit sequence word follows it at round_up(size, 8) and
- * is written last (Vyukov/Aeron): a message of up to 56 bytes and its seq
- * share one 64-byte line, so a hand-off is one line transfer. Strides up to
- * 64 are powers of two (16, 32, 64), so such a slot never straddles lines.
+ * Slot (layout version 3), config.slot_stride bytes, in one of two forms:
+ *  - trailing seq (the default): [payload | pad to 8 | seq]. The payload
+ *    sits at offset 0, so it has the slot's alignment (the element's); the
+ *    64-bit sequence word follows it at round_up(size, 8) and is written
+ *    last (Vyukov/Aeron): a message of up to 56 bytes and its seq share one
+ *    64-byte line, so a hand-off is one line transfer. Strides up to 64 are
+ *    powers of two (16, 32, 64), so such a slot never straddles lines.
+ *  - element seq (config.flags & NSHM_RING_CFG_ELEM_SEQ, from a type with
+ *    NSHM_RING_TYPE_SEQ_FIELD): the element has a uint64_t field of its own
+ *    at config.seq_off that the ring owns and uses as the slot's sequence
+ *    word; the slot is the element alone (stride = size, rounded as above),
+ *    so a 64-byte element is one line per hand-off instead of two.
  *
- * seq of the slot of index pos: NSHM_RING_SEQ(pos) = pos | 2^63 once the
+ * seq of the slot of index pos: NSHM_RING_SEQ(pos) ^ config.seq_key once the
  * element at pos is published; before that, the value of the previous lap,
- * NSHM_RING_SEQ(pos - capacity), or 0 in a slot never written. Bit 63
- * keeps a published value nonzero even at pos = 2^64 - 1 (pos + 1 would be
- * 0 there, i.e. look like a never-written slot), and two indices less than
- * 2^63 apart never share a value. Any other value is corruption.
+ * or 0 in a slot never written (trailing seq), or anything at all (element
+ * seq: the producer may be writing the field's bytes). NSHM_RING_SEQ(pos) =
+ * pos | 2^63: bit 63 keeps a published value nonzero even at pos = 2^64 - 1
+ * (pos + 1 would be 0 there, i.e. look like a never-written slot), and two
+ * indices less than 2^63 apart never share a value. seq_key is 0 for a
+ * trailing seq (nobody else writes that word) and random, bit 63 clear, for
+ * an element seq: an element copied whole from another ring (or this one)
+ * carries that ring's published value in its field, which then does not
+ * match here, so copying it into a reserved slot never publishes the slot
+ * early. With a trailing seq any other value is corruption.
  */
 #if !defined(NSHM_INSIDE_RING_H)
 #error "include <nshm/ring.h> instead of <nshm/bits/ring_layout.h>"
@@ -55,13 +67,16 @@
 #include <nshm/bits/compiler.h>
 
 #define NSHM_RING_MAGIC 0x474e5252u /* "RRNG" read as little-endian */
-#define NSHM_RING_VERSION 2u /* 2: per-slot sequence word */
-#define NSHM_RING_TYPE_NAME_MAX 63 /* bytes of the type name kept */
+#define NSHM_RING_VERSION 3u /* 2: per-slot seq; 3: element seq, key */
+#define NSHM_RING_TYPE_NAME_MAX 47 /* bytes of the type name kept */
 #define NSHM_RING_HDR_SIZE 512u
 
 /* The published value of a slot's sequence word for index @p pos. */
 #define NSHM_RING_SEQ_PUB (1ull << 63)
 #define NSHM_RING_SEQ(pos) ((uint64_t)(pos) | NSHM_RING_SEQ_PUB)
+
+/* config.flags */
+#define NSHM_RING_CFG_ELEM_SEQ 1u /* the seq word is a field of the element */
 
 enum nshm_ring_state {
 	NSHM_RING_INIT = 0,  /* creator still writing the header */
@@ -79,7 +94,7 @@ struct nshm_ring_config {
 	uint32_t magic;		/*   0: NSHM_RING_MAGIC */
 	uint32_t version;	/*   4: NSHM_RING_VERSION */
 	uint32_t kind;		/*   8: enum nshm_ring_kind */
-	uint32_t flags;		/*  12: 0 (reserved) */
+	uint32_t flags;		/*  12: NSHM_RING_CFG_* */
 	uint32_t capacity;	/*  16: power of two */
 	uint32_t elem_size;	/*  20: element (payload) size, bytes */
 	uint32_t elem_align;	/*  24: power of two */
@@ -88,6 +103,9 @@ struct nshm_ring_config {
 	uint64_t slots_off;	/*  40: from the ring header to slot 0 */
 	uint64_t area_size;	/*  48: header + slots, bytes */
 	char type_name[NSHM_RING_TYPE_NAME_MAX + 1]; /* 56: NUL padded */
+	uint32_t seq_off;	/* 104: the seq word's offset in a slot */
+	uint32_t reserved0;	/* 108: 0 */
+	uint64_t seq_key;	/* 112: XORed into published seqs (above) */
 	uint32_t slot_stride;	/* 120: payload + seq, rounded (see above) */
 	uint32_t crc;		/* 124: CRC-32C of bytes [0, 124) */
 };
@@ -137,6 +155,8 @@ NSHM_STATIC_ASSERT(sizeof(_Atomic(uint64_t)) == 8, "plain 64-bit index");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_event) == 4, "event is one word");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_config) == 128,
 		   "ring config is ABI: bump NSHM_RING_VERSION");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, seq_key) == 112,
+		   "ring config is ABI");
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, slot_stride) == 120,
 		   "ring config is ABI");
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, crc) == 124,
