@@ -33,7 +33,8 @@ struct bench_clock {
 	bool tsc;	      /* ticks are TSC cycles */
 	double ns_per_tick;   /* 1.0 for CLOCK_MONOTONIC */
 	double overhead_ns;   /* median cost of one timestamp (back to back) */
-	char desc[160];	      /* for the report */
+	uint64_t quantum;     /* readings move in steps of this many ticks */
+	char desc[240];	      /* for the report */
 };
 
 extern struct bench_clock bench_clk;
@@ -360,6 +361,7 @@ extern const struct transport tp_unix;
 extern const struct transport tp_mq;
 #ifdef NSHM_BENCH_HAVE_RING
 extern const struct transport tp_nshm_spsc;
+extern const struct transport tp_nshm_spsc_seq;
 #endif
 
 /* POSIX mq limits: raise what root may, and put things back at exit. */

@@ -40,17 +40,52 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static uint64_t gcd_u64(uint64_t a, uint64_t b)
+{
+	while (b != 0) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/*
+ * The median cost of one timestamp, and the clock's step: the greatest
+ * common divisor of back-to-back differences. Some hypervisors advance the
+ * guest's TSC in steps (26 ticks, 10 ns, on the KVM guests this project
+ * is measured on), so every latency sample is a multiple of that step; the
+ * percentiles then interpolate within it (hdr_percentile_q()).
+ */
 static double stamp_overhead_ns(void)
 {
 	enum { N = 2001 };
 	static uint64_t t[N], d[N - 1];
+	uint64_t g = 0;
 
 	for (int i = 0; i < N; i++)
 		t[i] = bench_now();
-	for (int i = 0; i < N - 1; i++)
+	for (int i = 0; i < N - 1; i++) {
 		d[i] = t[i + 1] - t[i];
+		g = gcd_u64(d[i], g);
+	}
+	bench_clk.quantum = g ? g : 1;
 	qsort(d, N - 1, sizeof(d[0]), cmp_u64);
 	return ticks_to_ns((double)d[(N - 1) / 2]);
+}
+
+/* "; readings step by N ticks (x ns)" when the clock moves in steps. */
+static void clock_desc_step(void)
+{
+	size_t n = strlen(bench_clk.desc);
+
+	if (bench_clk.quantum > 1)
+		snprintf(bench_clk.desc + n, sizeof(bench_clk.desc) - n,
+			 "; readings step by %llu ticks (%.1f ns): "
+			 "percentiles interpolate within a step",
+			 (unsigned long long)bench_clk.quantum,
+			 ticks_to_ns((double)bench_clk.quantum));
 }
 
 void bench_clock_init(bool force_mono, unsigned calib_ms)
@@ -91,6 +126,7 @@ void bench_clock_init(bool force_mono, unsigned calib_ms)
 				      " (no invariant TSC)",
 			 bench_clk.overhead_ns);
 	}
+	clock_desc_step();
 }
 
 void side_fail(struct side_result *r, int err, const char *fmt, ...)

@@ -17,6 +17,7 @@
  */
 static const struct target targets[] = {
 	{ "nshm-spsc", "issue 4", 0.90, 1.15, { 8, 64, 256, 1024, 4096, 0 } },
+	{ "nshm-spsc-seq", "issue 4", 0.90, 1.15, { 64, 256, 1024, 4096, 0 } },
 };
 #define NTARGETS (sizeof(targets) / sizeof(targets[0]))
 

@@ -51,7 +51,7 @@ struct run_info {
 	char cpu_model[128];
 	int ncpus_online;
 	char kernel[200];
-	char clock[200];
+	char clock[240];
 	struct placement pl;
 	unsigned reps;
 	uint64_t msgs, rtt_iters, budget_ms;

@@ -58,6 +58,34 @@ uint64_t hdr_percentile(const struct hdr_hist *h, double pct)
 	return h->max; /* not reached when counts are consistent */
 }
 
+double hdr_percentile_q(const struct hdr_hist *h, double pct,
+			uint64_t quantum)
+{
+	double pos, seen = 0.0;
+
+	if (h->count == 0)
+		return 0.0;
+	if (pct >= 100.0)
+		return (double)h->max;
+	if (pct <= 0.0)
+		return (double)h->min;
+	pos = pct / 100.0 * (double)h->count;
+	for (unsigned i = 0; i < HDR_NBUCKETS; i++) {
+		double n = (double)h->buckets[i], w, centre;
+
+		if (n == 0.0 || seen + n < pos) {
+			seen += n;
+			continue;
+		}
+		w = (double)hdr_bucket_width(i);
+		centre = (double)hdr_bucket_low(i) + (w - 1.0) / 2.0;
+		if ((double)quantum > w)
+			w = (double)quantum;
+		return centre - w / 2.0 + (pos - seen) / n * w;
+	}
+	return (double)h->max; /* not reached when counts are consistent */
+}
+
 double hdr_mean(const struct hdr_hist *h)
 {
 	return h->count ? h->sum / (double)h->count : 0.0;

@@ -84,6 +84,19 @@ uint64_t hdr_bucket_width(unsigned idx);
  */
 uint64_t hdr_percentile(const struct hdr_hist *h, double pct);
 
+/**
+ * The value at percentile @p pct (0..100) of values read from a clock that
+ * moves in steps of @p quantum (1: a fine clock), interpolated: the count
+ * in the bucket that holds the percentile is taken as spread evenly over
+ * max(quantum, bucket width) around the bucket's centre (the grouped-data
+ * median). With a coarse clock and a random phase between clock steps and
+ * events, a reading v stands for true values around v, so this resolves
+ * differences smaller than a step where hdr_percentile() snaps to whole
+ * steps. pct <= 0 gives min, pct >= 100 max, empty 0.
+ */
+double hdr_percentile_q(const struct hdr_hist *h, double pct,
+			uint64_t quantum);
+
 /** Mean of the recorded values (0 when empty). */
 double hdr_mean(const struct hdr_hist *h);
 

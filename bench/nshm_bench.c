@@ -25,6 +25,7 @@ static const struct transport *const all_transports[] = {
 	&tp_hw,
 #ifdef NSHM_BENCH_HAVE_RING
 	&tp_nshm_spsc,
+	&tp_nshm_spsc_seq,
 #endif
 	&tp_pipe,
 	&tp_unix,
@@ -625,10 +626,12 @@ static int measure(const struct options *o, const struct case_def *cd,
 			snprintf(why, sizeof(why), "no round trips timed");
 			ret = -1;
 		} else {
-			rr->p50 = ticks_to_ns((double)hdr_percentile(h, 50));
-			rr->p90 = ticks_to_ns((double)hdr_percentile(h, 90));
-			rr->p99 = ticks_to_ns((double)hdr_percentile(h, 99));
-			rr->p999 = ticks_to_ns((double)hdr_percentile(h, 99.9));
+			uint64_t q = bench_clk.quantum;
+
+			rr->p50 = ticks_to_ns(hdr_percentile_q(h, 50, q));
+			rr->p90 = ticks_to_ns(hdr_percentile_q(h, 90, q));
+			rr->p99 = ticks_to_ns(hdr_percentile_q(h, 99, q));
+			rr->p999 = ticks_to_ns(hdr_percentile_q(h, 99.9, q));
 			rr->max = ticks_to_ns((double)h->max);
 			rr->mean = ticks_to_ns(hdr_mean(h));
 			rr->samples = h->count;

@@ -14,6 +14,13 @@
  *          strategy (spin, yield, then park on the futex).
  * Latency uses two rings, one per direction.
  *
+ * nshm-spsc-seq: the same with the element's bytes 8..15 declared as the
+ * ring's seq field (NSHM_RING_TYPE_SEQ_FIELD): no word is added after the
+ * element, so a 64-byte message is one cache line, as in the mailbox
+ * baseline (whose flag is the message's own first word). Copies skip the
+ * field, as push does. Sizes from 24 bytes: bytes 0..7 and the last 8 are
+ * the benchmark's own sequence and check words.
+ *
  * To add a ring kind (mpmc, broadcast, records) as it lands: write its
  * setup/child_init/run here after the SPSC one, give it a struct transport
  * with .nshm = true, list it in all_transports[] (nshm_bench.c) and in the
@@ -31,6 +38,7 @@
 
 struct nr_state {
 	int nrings;
+	bool seq_field; /* nshm-spsc-seq */
 	char name[2][80];
 	struct nshm_ring *owner[2]; /* the driver's handles (observer) */
 	struct nshm_ring *r[2];	    /* a child's handles, one per ring */
@@ -49,18 +57,32 @@ static void nr_teardown(void *st, const struct bench_params *p)
 	free(s);
 }
 
-static int nr_setup(void **st, const struct bench_params *p, char *why,
-		    size_t whylen)
+#define NR_SEQ_FIELD 8 /* offset of the ring's seq field (nshm-spsc-seq) */
+
+static int nr_setup_kind(void **st, const struct bench_params *p, char *why,
+			 size_t whylen, bool seq_field)
 {
-	struct nr_state *s = calloc(1, sizeof(*s));
+	struct nr_state *s;
 	int ret;
 
+	if (seq_field && (p->size < NR_SEQ_FIELD + 16 || p->size % 8 != 0)) {
+		snprintf(why, whylen, "needs a multiple of 8 bytes >= %d (the "
+			 "benchmark's seq and check words and the ring's)",
+			 NR_SEQ_FIELD + 16);
+		return 1;
+	}
+	s = calloc(1, sizeof(*s));
 	if (s == NULL)
 		return -ENOMEM;
+	s->seq_field = seq_field;
 	s->type.name = "nshm-bench message";
 	s->type.version = 1;
 	s->type.size = (uint32_t)p->size;
 	s->type.align = p->size % 8 == 0 ? 8 : 1;
+	if (seq_field) {
+		s->type.flags = NSHM_RING_TYPE_SEQ_FIELD;
+		s->type.seq_offset = NR_SEQ_FIELD;
+	}
 	for (int i = 0; i < (p->kind == KIND_RTT ? 2 : 1); i++) {
 		snprintf(s->name[i], sizeof(s->name[i]), "nshm-bench-%d-%d-%c",
 			 (int)getpid(), p->instance, 'a' + i);
@@ -80,6 +102,18 @@ static int nr_setup(void **st, const struct bench_params *p, char *why,
 	}
 	*st = s;
 	return 0;
+}
+
+static int nr_setup(void **st, const struct bench_params *p, char *why,
+		    size_t whylen)
+{
+	return nr_setup_kind(st, p, why, whylen, false);
+}
+
+static int nr_setup_seq(void **st, const struct bench_params *p, char *why,
+			size_t whylen)
+{
+	return nr_setup_kind(st, p, why, whylen, true);
 }
 
 /* Ring 0: producer/ping -> consumer/pong; ring 1: pong -> ping. */
@@ -118,7 +152,8 @@ static void nr_child_fini(void *st, const struct bench_params *p, int role)
  * with sizeof(type): reserve, memcpy, commit; wait_writable() when full.
  */
 static BENCH_ALWAYS_INLINE int nr_put(struct nshm_ring *r, enum bench_mode mode,
-				      const unsigned char *buf, size_t size)
+				      const unsigned char *buf, size_t size,
+				      bool seq_field)
 {
 	void *slot;
 
@@ -129,7 +164,13 @@ static BENCH_ALWAYS_INLINE int nr_put(struct nshm_ring *r, enum bench_mode mode,
 		if (nshm_unlikely(rc < 0))
 			return rc;
 	}
-	memcpy(slot, buf, size);
+	if (seq_field && size >= NR_SEQ_FIELD + 16) { /* push skips it */
+		memcpy(slot, buf, NR_SEQ_FIELD);
+		memcpy((unsigned char *)slot + NR_SEQ_FIELD + 8,
+		       buf + NR_SEQ_FIELD + 8, size - NR_SEQ_FIELD - 8);
+	} else {
+		memcpy(slot, buf, size);
+	}
 	nshm_ring_commit(r);
 	return 0;
 }
@@ -170,7 +211,7 @@ static BENCH_ALWAYS_INLINE void nr_run_sz(struct nr_state *s,
 			bool last = send_is_last(p, seq);
 
 			msg_stamp(out, size, seq | (last ? MSG_LAST : 0));
-			ret = nr_put(s->r[0], p->mode, out, size);
+			ret = nr_put(s->r[0], p->mode, out, size, s->seq_field);
 			if (ret < 0)
 				break;
 			r->msgs++;
@@ -191,7 +232,7 @@ static BENCH_ALWAYS_INLINE void nr_run_sz(struct nr_state *s,
 
 			msg_stamp(out, size, seq);
 			t0 = bench_now();
-			ret = nr_put(s->r[0], p->mode, out, size);
+			ret = nr_put(s->r[0], p->mode, out, size, s->seq_field);
 			if (ret == 0)
 				ret = nr_get(s->r[1], p->mode, in, size);
 			t1 = bench_now();
@@ -205,7 +246,8 @@ static BENCH_ALWAYS_INLINE void nr_run_sz(struct nr_state *s,
 		for (;;) {
 			ret = nr_get(s->r[0], p->mode, in, size);
 			if (ret == 0)
-				ret = nr_put(s->r[1], p->mode, in, size);
+				ret = nr_put(s->r[1], p->mode, in, size,
+					     s->seq_field);
 			if (ret < 0)
 				break;
 			r->msgs++;
@@ -236,6 +278,21 @@ const struct transport tp_nshm_spsc = {
 	.max_producers = 1,
 	.max_consumers = 1,
 	.setup = nr_setup,
+	.child_init = nr_child_init,
+	.child_fini = nr_child_fini,
+	.run = nr_run,
+	.teardown = nr_teardown,
+};
+
+const struct transport tp_nshm_spsc_seq = {
+	.name = "nshm-spsc-seq",
+	.desc = "nshm SPSC ring, the message's bytes 8..15 as the ring's seq "
+		"field (no word added: 64 B = one line); as nshm-spsc",
+	.modes = MODE_SPIN | MODE_BLOCK,
+	.nshm = true,
+	.max_producers = 1,
+	.max_consumers = 1,
+	.setup = nr_setup_seq,
 	.child_init = nr_child_init,
 	.child_fini = nr_child_fini,
 	.run = nr_run,

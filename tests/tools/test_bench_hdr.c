@@ -206,6 +206,60 @@ static void test_empty_and_merge(void **state)
 	free(all);
 }
 
+/*
+ * A clock that moves in steps of q ticks (as a KVM guest's TSC does, 26
+ * ticks): a duration x read with a random phase comes out as a multiple of
+ * q, the lower one with probability (1 - frac(x/q)). The nearest-rank
+ * percentile snaps to a step; the interpolated one recovers x to a small
+ * part of a step.
+ */
+static double coarse_median(double x_lo, double x_hi, uint64_t q,
+			    double *snapped)
+{
+	struct hdr_hist *h = new_hist();
+	double r;
+
+	for (int i = 0; i < 200000; i++) {
+		double u = (double)(rng() % 1000000) / 1e6;
+		double x = x_lo + (x_hi - x_lo) * u;
+		double phase = (double)(rng() % 1000) / 1000.0 * (double)q;
+
+		hdr_record(h, (uint64_t)((phase + x) / (double)q) * q);
+	}
+	r = hdr_percentile_q(h, 50, q);
+	*snapped = (double)hdr_percentile(h, 50);
+	free(h);
+	return r;
+}
+
+static void test_coarse_clock(void **state)
+{
+	struct hdr_hist *h = new_hist();
+	double snap_a, snap_b, a, b;
+
+	(void)state;
+	a = coarse_median(370, 376, 26, &snap_a); /* true median 373 */
+	b = coarse_median(380, 386, 26, &snap_b); /* true median 383 */
+	assert_true(fabs(a - 373) < 3.0);
+	assert_true(fabs(b - 383) < 3.0);
+	/*
+	 * The 10-tick difference: about right interpolated (measured 14),
+	 * while the snapped medians jump a whole step (25).
+	 */
+	assert_true(fabs((b - a) - 10.0) < 6.0);
+	assert_true(fabs((b - a) - 10.0) < fabs((snap_b - snap_a) - 10.0));
+	/* A fine clock: within the bucket, as hdr_percentile(). */
+	for (uint64_t v = 1000; v < 2000; v++)
+		hdr_record(h, v);
+	assert_true(fabs(hdr_percentile_q(h, 50, 1) -
+			 (double)hdr_percentile(h, 50)) <= 8.0);
+	assert_true(hdr_percentile_q(h, 100, 1) == 1999.0);
+	assert_true(hdr_percentile_q(h, 0, 1) == 1000.0);
+	hdr_reset(h);
+	assert_true(hdr_percentile_q(h, 50, 26) == 0.0);
+	free(h);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -215,6 +269,7 @@ int main(void)
 		cmocka_unit_test(test_latency_like),
 		cmocka_unit_test(test_small_and_extreme),
 		cmocka_unit_test(test_empty_and_merge),
+		cmocka_unit_test(test_coarse_clock),
 	};
 
 	return cmocka_run_group_tests_name("bench_hdr", tests, NULL, NULL);
