@@ -75,6 +75,13 @@ static inline int msg_check(const struct msg *m, uint64_t want)
 	return s == m->sum ? 0 : 2;
 }
 
+/* Make a scribbled ring config's checksum right again. */
+static inline void refresh_crc(struct nshm_ring_shared *sh)
+{
+	sh->config.crc = t_crc32c(&sh->config,
+				offsetof(struct nshm_ring_config, crc));
+}
+
 static inline uint64_t t_now_ns(void)
 {
 	struct timespec ts;

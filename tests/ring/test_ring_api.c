@@ -15,12 +15,6 @@ NSHM_RING_DEFINE_VERSION(msg2_ring, struct msg, 2)
 
 static const struct nshm_ring_type msg_type = NSHM_RING_TYPE_INIT(struct msg, 1);
 
-static void refresh_crc(struct nshm_ring_shared *sh)
-{
-	sh->config.crc = t_crc32c(&sh->config,
-				offsetof(struct nshm_ring_config, crc));
-}
-
 static void test_bad_create_args(void **state)
 {
 	struct nshm_ring *r = NULL;

@@ -215,12 +215,6 @@ static void test_type_mismatch(void **state)
 	assert_int_equal(tick_ring_close(p), 0);
 }
 
-static void refresh_crc(struct nshm_ring_shared *sh)
-{
-	sh->config.crc = t_crc32c(&sh->config,
-				offsetof(struct nshm_ring_config, crc));
-}
-
 /* A config whose seq fields do not add up (checksum made right). */
 static void test_corrupt_seq_config(void **state)
 {
