@@ -223,6 +223,7 @@ struct transport {
 	unsigned modes;	   /* OR of bench_mode */
 	bool nshm;	   /* an nshm ring: gets ratios */
 	bool baseline;	   /* the hardware floor */
+	bool ring_floor;   /* hw-ring: a ring hand-off's floor; latency only */
 	unsigned max_producers, max_consumers;
 	int (*setup)(void **st, const struct bench_params *p, char *why,
 		     size_t whylen);
@@ -356,6 +357,7 @@ static inline void rtt_account(const struct bench_params *p,
 
 /* The transports (each in its own file). */
 extern const struct transport tp_hw;
+extern const struct transport tp_hw_ring;
 extern const struct transport tp_pipe;
 extern const struct transport tp_unix;
 extern const struct transport tp_mq;

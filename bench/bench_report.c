@@ -120,6 +120,7 @@ void report_finish(struct case_result *res, unsigned n)
 
 struct ratios {
 	double tput_hw, rtt_hw;		/* nshm / hw */
+	double rtt_hw_ring;		/* nshm / hw-ring (same capacity) */
 	double tput_alt, rtt_alt;	/* nshm / best non-nshm */
 	const struct case_result *alt_tput, *alt_rtt;
 };
@@ -150,10 +151,11 @@ static double paired_ratio(const struct case_result *a,
 static void ratios_of(const struct case_result *res, unsigned n,
 		      const struct case_result *c, struct ratios *q)
 {
-	const struct case_result *hw = NULL;
+	const struct case_result *hw = NULL, *hw_ring = NULL;
 
 	memset(q, 0, sizeof(*q));
 	q->tput_hw = q->rtt_hw = q->tput_alt = q->rtt_alt = NAN;
+	q->rtt_hw_ring = NAN;
 	for (unsigned i = 0; i < n; i++) {
 		const struct case_result *o = &res[i];
 
@@ -161,7 +163,10 @@ static void ratios_of(const struct case_result *res, unsigned n,
 			continue;
 		if (o->def.tp->baseline && hw == NULL)
 			hw = o;
-		if (o->def.tp->baseline || o->def.tp->nshm)
+		if (o->def.tp->ring_floor && hw_ring == NULL)
+			hw_ring = o;
+		if (o->def.tp->baseline || o->def.tp->ring_floor ||
+		    o->def.tp->nshm)
 			continue;
 		if (o->have_tput &&
 		    (q->alt_tput == NULL ||
@@ -175,6 +180,8 @@ static void ratios_of(const struct case_result *res, unsigned n,
 		q->tput_hw = paired_ratio(c, hw, true);
 		q->rtt_hw = paired_ratio(c, hw, false);
 	}
+	if (hw_ring != NULL)
+		q->rtt_hw_ring = paired_ratio(c, hw_ring, false);
 	if (q->alt_tput != NULL)
 		q->tput_alt = paired_ratio(c, q->alt_tput, true);
 	if (q->alt_rtt != NULL)
@@ -281,13 +288,13 @@ void report_table(FILE *f, const struct run_info *ri,
 		fprintf(f, "\nratios of nshm rings: medians of per-repetition "
 			   "ratios (throughput: higher is better; rtt = p50 "
 			   "round trip: lower is better)\n");
-		fprintf(f, "%-10s %-5s %6s %9s %9s %17s %17s\n", "transport",
-			"mode", "size", "tput/hw", "rtt/hw", "tput/best-alt",
-			"rtt/best-alt");
+		fprintf(f, "%-10s %-5s %6s %9s %9s %12s %17s %17s\n",
+			"transport", "mode", "size", "tput/hw", "rtt/hw",
+			"rtt/hw-ring", "tput/best-alt", "rtt/best-alt");
 		for (unsigned i = 0; i < n; i++) {
 			const struct case_result *c = &res[i];
 			struct ratios q;
-			char x[48], y[48];
+			char x[48], y[48], z[32];
 
 			if (!c->def.tp->nshm || c->skipped)
 				continue;
@@ -295,15 +302,16 @@ void report_table(FILE *f, const struct run_info *ri,
 			fmt_size(s, sizeof(s), c->def.size);
 			fmt_num(a, sizeof(a), q.tput_hw, "%.2fx");
 			fmt_num(b, sizeof(b), q.rtt_hw, "%.2fx");
+			fmt_num(z, sizeof(z), q.rtt_hw_ring, "%.2fx");
 			fmt_num(c1, sizeof(c1), q.tput_alt, "%.1fx");
 			fmt_num(d, sizeof(d), q.rtt_alt, "%.3fx");
 			snprintf(x, sizeof(x), "%s (%s)", c1,
 				 q.alt_tput ? q.alt_tput->def.tp->name : "-");
 			snprintf(y, sizeof(y), "%s (%s)", d,
 				 q.alt_rtt ? q.alt_rtt->def.tp->name : "-");
-			fprintf(f, "%-10s %-5s %6s %9s %9s %17s %17s\n",
+			fprintf(f, "%-10s %-5s %6s %9s %9s %12s %17s %17s\n",
 				c->def.tp->name, mode_name(c->def.mode), s, a,
-				b, x, y);
+				b, z, x, y);
 		}
 		for (unsigned t = 0; t < NTARGETS; t++) {
 			bool header = false;
@@ -442,9 +450,11 @@ int report_json(const char *path, const struct run_info *ri,
 		fprintf(f, ",\n      \"mode\": \"%s\",\n      \"size\": %zu,\n"
 			   "      \"producers\": %u,\n      \"consumers\": %u,\n"
 			   "      \"capacity\": %u,\n      \"reps\": %u,\n"
+			   "      \"latency_only\": %s,\n"
 			   "      \"skipped\": %s,\n      \"note\": ",
 			mode_name(c->def.mode), c->def.size, c->def.producers,
 			c->def.consumers, c->capacity, c->nreps,
+			c->def.tp->ring_floor ? "true" : "false",
 			c->skipped ? "true" : "false");
 		json_str(f, c->note);
 		fprintf(f, ",\n      \"msgs\": %llu,\n      \"msgs_per_s\": ",
@@ -489,6 +499,8 @@ int report_json(const char *path, const struct run_info *ri,
 			json_num(f, q.tput_hw, "%.4f");
 			fprintf(f, ", \"rtt_p50_x_hw\": ");
 			json_num(f, q.rtt_hw, "%.4f");
+			fprintf(f, ", \"rtt_p50_x_hw_ring\": ");
+			json_num(f, q.rtt_hw_ring, "%.4f");
 			fprintf(f, ", \"tput_x_best_alt\": ");
 			json_num(f, q.tput_alt, "%.4f");
 			fprintf(f, ", \"best_alt_tput\": ");
@@ -541,6 +553,7 @@ int report_plot(const char *path, const struct run_info *ri,
 	char dat[] = "/tmp/nshm-bench-plot-XXXXXX";
 	const struct case_result *series[64];
 	unsigned ns = 0;
+	bool any_rtt = false, any_tput = false;
 	const char *term;
 	FILE *d, *gp;
 	int fd, ret = 0;
@@ -613,7 +626,13 @@ int report_plot(const char *path, const struct run_info *ri,
 	}
 	fprintf(gp, "set terminal %s\nset output '%s'\n", term, path);
 	fprintf(gp, "set datafile missing '?'\n");
-	fprintf(gp, "set multiplot layout 2,2 title ");
+	for (unsigned i = 0; i < n; i++) {
+		any_rtt |= res[i].have_rtt;
+		any_tput |= res[i].have_tput;
+	}
+	/* Only the panels that have points (gnuplot fails on empty ones). */
+	fprintf(gp, "set multiplot layout %d,2 title ",
+		any_rtt && any_tput ? 2 : 1);
 	{
 		char t[700];
 
@@ -666,16 +685,21 @@ int report_plot(const char *path, const struct run_info *ri,
 		};
 
 		for (unsigned p = 0; p < 4; p++) {
+			if (!(p < 2 ? any_rtt : any_tput))
+				continue;
 			fprintf(gp, "set title '%s'\nplot ", panels[p].title);
-			for (unsigned k = 0; k < ns; k++) {
+			for (unsigned k = 0, m = 0; k < ns; k++) {
 				char t[64];
 
+				/* hw-ring measures latency only */
+				if (p >= 2 && series[k]->def.tp->ring_floor)
+					continue;
 				snprintf(t, sizeof(t), "%s %s",
 					 series[k]->def.tp->name,
 					 mode_name(series[k]->def.mode));
 				fprintf(gp, "%s'%s' index %u using 1:%d with "
 					    "linespoints pt %u title ",
-					k ? ", " : "", dat, k, panels[p].col,
+					m++ ? ", " : "", dat, k, panels[p].col,
 					k % 13 + 1);
 				gp_str(gp, t);
 			}

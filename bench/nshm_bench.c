@@ -23,6 +23,7 @@
 
 static const struct transport *const all_transports[] = {
 	&tp_hw,
+	&tp_hw_ring,
 #ifdef NSHM_BENCH_HAVE_RING
 	&tp_nshm_spsc,
 	&tp_nshm_spsc_seq,
@@ -799,7 +800,8 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < 2 && !c->skipped; k++) {
 				bool tput = kinds[k] == KIND_TPUT;
 
-				if (tput ? o.no_tput : o.no_rtt || interrupted)
+				if (tput ? o.no_tput || c->def.tp->ring_floor
+					 : o.no_rtt || interrupted)
 					continue;
 				progress(tty, rep, o.reps, oi, nc, &c->def,
 					 tput ? "throughput" : "latency",

@@ -7,7 +7,8 @@ import sys
 
 CASE_KEYS = ("transport", "mode", "size", "producers", "consumers",
              "msgs_per_s", "gb_per_s", "rtt_ns", "placement", "skipped",
-             "note", "reps", "capacity", "rtt_samples", "per_rep")
+             "note", "reps", "capacity", "rtt_samples", "per_rep",
+             "latency_only")
 RTT_KEYS = ("p50", "p90", "p99", "p999", "max")
 TOP_KEYS = ("tool", "date", "cpu_model", "ncpus", "clock", "placement",
             "options", "cases", "notes")
@@ -45,8 +46,15 @@ def main(path):
             continue
         if c["note"]:
             fail("%s: failed: %s" % (name, c["note"]))
-        if c["msgs_per_s"] is None or c["msgs_per_s"] <= 0:
+        if c["latency_only"]:
+            if c["msgs_per_s"] is not None:
+                fail("%s: latency only, but has a throughput" % name)
+        elif c["msgs_per_s"] is None or c["msgs_per_s"] <= 0:
             fail("%s: no throughput" % name)
+        if c["transport"].startswith("nshm") and "ratios" in c:
+            x = c["ratios"]
+            if x["rtt_p50_x_hw"] is None or x["rtt_p50_x_hw_ring"] is None:
+                fail("%s: ratio to hw or hw-ring missing" % name)
         if c["rtt_ns"]["p50"] is None or c["rtt_ns"]["p50"] <= 0:
             fail("%s: no round-trip time" % name)
         r = c["rtt_ns"]
@@ -57,8 +65,10 @@ def main(path):
         measured += 1
     if measured == 0:
         fail("every case was skipped")
-    if not any(c["transport"] == "hw" and not c["skipped"] for c in cases):
-        fail("the hardware baseline did not run")
+    for floor in ("hw", "hw-ring"):
+        if not any(c["transport"] == floor and not c["skipped"]
+                   for c in cases):
+            fail("the hardware floor %s did not run" % floor)
     print("check_bench_json: %d cases, %d measured: OK" % (len(cases), measured))
 
 
