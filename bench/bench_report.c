@@ -698,9 +698,9 @@ int report_plot(const char *path, const struct run_info *ri,
 					 series[k]->def.tp->name,
 					 mode_name(series[k]->def.mode));
 				fprintf(gp, "%s'%s' index %u using 1:%d with "
-					    "linespoints pt %u title ",
+					    "linespoints lc %u pt %u title ",
 					m++ ? ", " : "", dat, k, panels[p].col,
-					k % 13 + 1);
+					k + 1, k % 13 + 1);
 				gp_str(gp, t);
 			}
 			fprintf(gp, "\n");

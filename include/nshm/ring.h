@@ -36,6 +36,9 @@
  * the header keeps a fingerprint of (type name, version, size, alignment);
  * attaching with another one fails with -NSHM_ETYPE, with another ring kind
  * with -NSHM_EKIND, and nshm_errdetail() says what was expected and found.
+ * NSHM_RING_DEFINE_SEQ(tick_ring, struct tick, field) does the same for a
+ * type whose uint64_t `field` the ring may use as its sequence word (see
+ * struct nshm_ring_type): a 64-byte element then moves in one cache line.
  *
  * Roles. A ring has at most one live producer and one live consumer. A
  * second one gets -EBUSY; if the holder is dead (nshm_peer_alive() says so:
@@ -132,9 +135,10 @@ struct nshm_ring_type {
 
 /*
  * A burst of slots from reserve_n/peek_n: one run, or two when the burst
- * wraps (run1[0..n1) then run2[0..n2)). Slots are padded and most end with
- * the ring's sequence word (layout version 2 and up), so a run is strided, NOT an array of
- * elements: element i of the burst is nshm_ring_span_at(sp, i), i.e.
+ * wraps (run1[0..n1) then run2[0..n2)). Slots are padded and, unless the
+ * type has a seq field, end with the ring's sequence word, so a run is
+ * strided, NOT an array of elements: element i of the burst is
+ * nshm_ring_span_at(sp, i), i.e.
  * run1 + i * stride for i < n1, then run2 + (i - n1) * stride. (Version 1
  * had contiguous p1/p2 arrays; the fields were renamed so that such code
  * fails to compile instead of writing over sequence words.)
