@@ -27,6 +27,9 @@
 /* Without membarrier in the waiter, a lost wake-up costs at most this. */
 #define RING_PARK_SLICE_NOMB_NS (1000000u)
 
+/* A committed slot whose seq word says otherwise this long: corrupt. */
+#define RING_STUCK_NS (1000000000ull)
+
 #define RING_DEFAULT_SPINS 4096u
 #define RING_DEFAULT_YIELDS 16u
 
@@ -1014,8 +1017,67 @@ static int peer_check(struct nshm_ring *r)
 			 nshm_strerror(alive));
 }
 
+/* What stuck_slot() saw of the slot the consumer waits for. */
+struct stuck {
+	uint64_t since; /* when it was first seen committed, unpublished */
+	uint64_t seq;	/* its seq word then */
+};
+
+/*
+ * Consumer, after a park slice that no notify ended: does the producer's
+ * tail say the slot we wait for was committed while its seq word still
+ * says otherwise? The producer stores tail just before a commit's seq
+ * words, so a live producer is in that state for nanoseconds (a dead one
+ * is peer_check()'s), and seeing the same unpublished value there for
+ * RING_STUCK_NS means the word was overwritten (a hostile or broken
+ * peer): -NSHM_ECORRUPT rather than waiting forever. That covers the
+ * values the fast path must take for "not yet" (the previous lap's; with
+ * an element seq, anything). A tail more than the capacity ahead of us,
+ * or behind us, is corrupt at once. @return 0 or -NSHM_ECORRUPT.
+ */
+static int stuck_slot(struct nshm_ring *r, struct stuck *st)
+{
+	uint64_t tail, seq, ahead, now;
+
+	/* A4: pairs with R4 in nshm_ring_commit_n() (tail, relaxed there). */
+	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_acquire);
+	ahead = tail - r->cpos;
+	if (ahead > r->ccap) {
+		nshm__ring_corrupt(r, tail);
+		return -NSHM_ECORRUPT;
+	}
+	/* A snapshot for comparison only: relaxed. */
+	seq = atomic_load_explicit(nshm__ring_seq(r, r->cpos),
+				   memory_order_relaxed);
+	if (ahead == 0 || seq == nshm__ring_seq_pub(r, r->cpos)) {
+		st->since = 0;
+		return 0;
+	}
+	now = nshm__now_ns();
+	if (st->since == 0 || seq != st->seq) {
+		st->since = now;
+		st->seq = seq;
+		return 0;
+	}
+	if (now - st->since < RING_STUCK_NS)
+		return 0;
+	r->err = -NSHM_ECORRUPT;
+	atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
+				  memory_order_relaxed);
+	return nshm__err(-NSHM_ECORRUPT,
+			 "ring '%s': tail %llu says index %llu was committed, "
+			 "but for %llu ms its slot's seq word has held "
+			 "0x%016llx, not 0x%016llx",
+			 priv(r)->name, (unsigned long long)tail,
+			 (unsigned long long)r->cpos,
+			 (unsigned long long)((now - st->since) / 1000000u),
+			 (unsigned long long)seq,
+			 (unsigned long long)nshm__ring_seq_pub(r, r->cpos));
+}
+
 static int ring_wait(struct nshm_ring *r, const struct timespec *deadline)
 {
+	struct stuck stuck = { 0, 0 };
 	struct ring_priv *p = priv(r);
 	bool consumer = r->role == NSHM_RING_CONSUMER;
 	/* We sleep on the other side's line; we count on our own. */
@@ -1086,7 +1148,11 @@ static int ring_wait(struct nshm_ring *r, const struct timespec *deadline)
 		ret = nshm_event_wait(ev, key, &slice);
 		if (ret != 0 && ret != -ETIMEDOUT)
 			return ret;
-		if (ret == -ETIMEDOUT && p->ws.check != NULL) {
+		if (ret == 0)
+			continue; /* notified */
+		if (consumer && (ret = stuck_slot(r, &stuck)) != 0)
+			return ret;
+		if (p->ws.check != NULL) {
 			ret = p->ws.check(r);
 			if (ret < 0)
 				return ret;

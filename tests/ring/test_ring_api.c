@@ -660,6 +660,58 @@ static void test_corrupt_indices(void **state)
 	assert_int_equal(nshm_ring_close(c), 0);
 }
 
+/*
+ * A committed slot whose seq word was overwritten with a "not yet" value
+ * (the previous lap's): the fast path must take it for empty, but a
+ * blocking pop does not wait forever: once the producer's tail has said
+ * "committed" for a second with the word unchanged, -NSHM_ECORRUPT. A
+ * tail beyond the capacity is refused at the first park slice.
+ */
+static void test_stuck_slot(void **state)
+{
+	const char *n = t_name("stuck");
+	struct nshm_ring *p = NULL, *c = NULL;
+	_Atomic(uint64_t) *seqw;
+	struct timespec dl;
+	struct msg m;
+	uint64_t t0, ms;
+
+	(void)state;
+	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 8,
+					  NSHM_RING_PRODUCER, 0, 0, &p),
+			 0);
+	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
+					  NSHM_RING_CONSUMER, 0, &c),
+			 0);
+	msg_fill(&m, 0);
+	assert_true(nshm_ring_push(p, &m));
+	seqw = (_Atomic(uint64_t) *)(void *)((unsigned char *)slot_at(c, 0) +
+					     c->seq_off);
+	atomic_store(seqw, NSHM_RING_SEQ(0 - 8));
+	assert_null(nshm_ring_peek(c));
+	assert_int_equal(nshm_ring_error(c), 0);
+	t0 = t_now_ns();
+	assert_int_equal(nshm_ring_pop_wait(c, &m, t_in_ms(&dl, 10000)),
+			 -NSHM_ECORRUPT);
+	ms = (t_now_ns() - t0) / 1000000u;
+	assert_true(ms >= 900 && ms < 9000);
+	assert_non_null(strstr(nshm_errdetail(), "was committed"));
+	/* Repaired: the message is there. */
+	atomic_store(seqw, NSHM_RING_SEQ(0));
+	nshm_ring_clear_error(c);
+	assert_true(nshm_ring_pop(c, &m));
+	assert_int_equal(msg_check(&m, 0), 0);
+	/* A tail 100 ahead of an 8-slot ring: at once, not after a second. */
+	atomic_store(&c->sh->prod.index, 101);
+	t0 = t_now_ns();
+	assert_int_equal(nshm_ring_pop_wait(c, &m, t_in_ms(&dl, 10000)),
+			 -NSHM_ECORRUPT);
+	assert_true((t_now_ns() - t0) / 1000000u < 900);
+	assert_non_null(strstr(nshm_errdetail(), "not within 8"));
+	assert_int_equal(nshm_ring_close(p), 0);
+	assert_int_equal(nshm_ring_close(c), 0);
+}
+
 static void test_timeout_and_counters(void **state)
 {
 	const char *n = t_name("tmo");
@@ -817,6 +869,7 @@ int main(void)
 		cmocka_unit_test(test_wrap_2_32),
 		cmocka_unit_test(test_wrap_2_64),
 		cmocka_unit_test(test_corrupt_indices),
+		cmocka_unit_test(test_stuck_slot),
 		cmocka_unit_test(test_timeout_and_counters),
 		cmocka_unit_test(test_runtime_sizes),
 		cmocka_unit_test(test_capacity_one_and_fn),

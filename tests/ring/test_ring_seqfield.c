@@ -299,6 +299,36 @@ static void test_key_no_early_publish(void **state)
 	assert_int_equal(tick_ring_close(yc), 0);
 }
 
+/*
+ * With an element seq any value reads as "not yet", so a committed slot
+ * whose field was scribbled would look empty forever: the blocking pop
+ * gives -NSHM_ECORRUPT once tail has said "committed" for a second.
+ */
+static void test_scribbled_field_no_hang(void **state)
+{
+	const char *n = t_name("sqstuck");
+	struct tick_ring *p = NULL, *c = NULL;
+	struct timespec dl;
+	struct tick t, *slot;
+
+	(void)state;
+	assert_int_equal(tick_ring_create(n, 4, NSHM_RING_PRODUCER, 0, 0, &p),
+			 0);
+	assert_int_equal(tick_ring_attach(n, NSHM_RING_CONSUMER, 0, &c), 0);
+	tick_fill(&t, 7);
+	assert_true(tick_ring_push(p, &t));
+	slot = (struct tick *)(void *)tick_ring_ring(c)->slots;
+	slot->ring_seq = 0x5a5a5a5a5a5a5a5aull;
+	assert_null(tick_ring_peek(c));
+	assert_int_equal(nshm_ring_error(tick_ring_ring(c)), 0);
+	assert_int_equal(tick_ring_pop_wait(c, &t, nshm_deadline_in(&dl,
+						10000000000ull)),
+			 -NSHM_ECORRUPT);
+	assert_non_null(strstr(nshm_errdetail(), "0x5a5a5a5a5a5a5a5a"));
+	assert_int_equal(tick_ring_close(p), 0);
+	assert_int_equal(tick_ring_close(c), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -308,6 +338,7 @@ int main(void)
 		cmocka_unit_test(test_type_mismatch),
 		cmocka_unit_test(test_corrupt_seq_config),
 		cmocka_unit_test(test_key_no_early_publish),
+		cmocka_unit_test(test_scribbled_field_no_hang),
 	};
 
 	return cmocka_run_group_tests_name("ring/seqfield", tests, NULL, NULL);
