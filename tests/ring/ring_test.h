@@ -75,6 +75,19 @@ static inline int msg_check(const struct msg *m, uint64_t want)
 	return s == m->sum ? 0 : 2;
 }
 
+/* Create ring @p n of @p t with @p cap slots: a producer and a consumer. */
+static inline void t_ring_pair(const char *n, const struct nshm_ring_type *t,
+			       uint32_t cap, struct nshm_ring **p,
+			       struct nshm_ring **c)
+{
+	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, t, cap,
+					  NSHM_RING_PRODUCER, 0, 0, p),
+			 0);
+	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, t,
+					  NSHM_RING_CONSUMER, 0, c),
+			 0);
+}
+
 /* Make a scribbled ring config's checksum right again. */
 static inline void refresh_crc(struct nshm_ring_shared *sh)
 {

@@ -487,13 +487,7 @@ static void test_slot_stride(void **state)
 		struct nshm_ring *p = NULL, *c = NULL;
 		unsigned char in[4096], out[4096];
 
-		assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &t, 4,
-						  NSHM_RING_PRODUCER, 0, 0,
-						  &p),
-				 0);
-		assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &t,
-						  NSHM_RING_CONSUMER, 0, &c),
-				 0);
+		t_ring_pair(n, &t, 4, &p, &c);
 		if (p->stride != cases[k].stride)
 			fprintf(stderr, "size %u align %u: stride %u\n",
 				cases[k].size, cases[k].align, p->stride);
@@ -590,12 +584,7 @@ static void test_corrupt_indices(void **state)
 	struct msg m;
 
 	(void)state;
-	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 8,
-					  NSHM_RING_PRODUCER, 0, 0, &p),
-			 0);
-	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
-					  NSHM_RING_CONSUMER, 0, &c),
-			 0);
+	t_ring_pair(n, &msg_type, 8, &p, &c);
 	sh = c->sh;
 	msg_fill(&m, 0);
 	assert_true(nshm_ring_push(p, &m));
@@ -677,12 +666,7 @@ static void test_stuck_slot(void **state)
 	uint64_t t0, ms;
 
 	(void)state;
-	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 8,
-					  NSHM_RING_PRODUCER, 0, 0, &p),
-			 0);
-	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
-					  NSHM_RING_CONSUMER, 0, &c),
-			 0);
+	t_ring_pair(n, &msg_type, 8, &p, &c);
 	msg_fill(&m, 0);
 	assert_true(nshm_ring_push(p, &m));
 	seqw = (_Atomic(uint64_t) *)(void *)((unsigned char *)slot_at(c, 0) +

@@ -122,13 +122,7 @@ static void test_strides(void **state)
 		struct nshm_ring *p = NULL, *c = NULL;
 		unsigned char in[4096], out[4096];
 
-		assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &t, 4,
-						  NSHM_RING_PRODUCER, 0, 0,
-						  &p),
-				 0);
-		assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &t,
-						  NSHM_RING_CONSUMER, 0, &c),
-				 0);
+		t_ring_pair(n, &t, 4, &p, &c);
 		assert_int_equal(p->stride, cases[k].stride);
 		assert_int_equal(p->seq_off, cases[k].off);
 		for (int i = 0; i < 6; i++) {
