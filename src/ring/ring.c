@@ -1039,8 +1039,11 @@ static int stuck_slot(struct nshm_ring *r, struct stuck *st)
 {
 	uint64_t tail, seq, ahead, now;
 
-	/* A4: pairs with R4 in nshm_ring_commit_n() (tail, relaxed there). */
-	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_acquire);
+	/*
+	 * Relaxed: tail (stored relaxed, R4) is only compared here, never
+	 * used to read a slot; the seq word below decides what is published.
+	 */
+	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_relaxed);
 	ahead = tail - r->cpos;
 	if (ahead > r->ccap) {
 		nshm__ring_corrupt(r, tail);
