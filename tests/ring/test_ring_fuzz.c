@@ -22,9 +22,17 @@ static uint64_t rnd(void)
 	return rnd_state;
 }
 
-/* struct msg in layout version 2: 64-byte payload, seq at 64, stride 72. */
+/*
+ * struct msg: 64 bytes; with a trailing seq at 64, stride 72; built with
+ * T_SEQ_FIELD, its ring_seq field (at 48) is the seq word, stride 64.
+ */
+#if T_SEQ_FIELD
+#define T_STRIDE 64u
+#define T_SEQ_OFF 48u
+#else
 #define T_STRIDE 72u
 #define T_SEQ_OFF 64u
+#endif
 #define T_CAP 32u
 
 /* Child: scribble for @ms milliseconds. */
@@ -93,7 +101,8 @@ static int scribbler(const char *name, uint64_t ms, uint64_t seed)
 			switch ((r >> 16) % 4) {
 			case 0: /* published, for a nearby index */
 				atomic_store_explicit(
-					sq, NSHM_RING_SEQ(head + (r >> 24) % 64),
+					sq, NSHM_RING_SEQ(head + (r >> 24) % 64) ^
+						    sh->config.seq_key,
 					memory_order_relaxed);
 				break;
 			case 1:
@@ -146,7 +155,7 @@ static void test_scribble_header(void **state)
 {
 	const char *name = t_name("fuzz");
 	struct nshm_ring *p = NULL, *c = NULL;
-	static const struct nshm_ring_type t = NSHM_RING_TYPE_INIT(struct msg, 1);
+	const struct nshm_ring_type t = *msg_ring_type();
 	struct nshm_wait_strategy ws = { .spins = 16, .yields = 0,
 					 .park_slice_ms = 1 };
 	uint64_t ms = (uint64_t)(1500 * t_scale()), end, ops = 0;
