@@ -342,19 +342,6 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 	  NSHM_RING_TYPE_SEQ_FIELD, (uint32_t)offsetof(T, field) }
 
 /*
- * Copy a T into a slot, leaving out the 8 bytes at @p skip (the ring's seq
- * field; skip == size: none). Constant arguments fold to plain moves.
- */
-static NSHM_ALWAYS_INLINE void nshm__copy_skip(void *dst, const void *src,
-					       size_t size, size_t skip)
-{
-	memcpy(dst, src, skip);
-	if (skip < size)
-		memcpy((unsigned char *)dst + skip + 8,
-		       (const unsigned char *)src + skip + 8, size - skip - 8);
-}
-
-/*
  * NSHM_RING_DEFINE(name, type): type-safe static inline functions over the
  * untyped core, for elements of @p type (type version 1).
  * NSHM_RING_DEFINE_VERSION(name, type, ver): the same with a version; bump

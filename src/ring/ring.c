@@ -191,13 +191,10 @@ static uint64_t slots_offset(uint32_t align)
 	return align > NSHM_RING_HDR_SIZE ? align : NSHM_RING_HDR_SIZE;
 }
 
-/*
- * Where a slot's seq word sits: the element's own field, or right after the
- * payload, 8-aligned.
- */
-static uint32_t seq_offset(uint32_t size, bool elem_seq, uint32_t field)
+/* Where a trailing seq word sits: right after the payload, 8-aligned. */
+static uint32_t trailing_seq_off(uint32_t size)
 {
-	return elem_seq ? field : (size + 7u) & ~7u;
+	return (size + 7u) & ~7u;
 }
 
 /*
@@ -214,7 +211,7 @@ static uint32_t seq_offset(uint32_t size, bool elem_seq, uint32_t field)
  */
 static uint32_t slot_stride(uint32_t size, uint32_t align, bool elem_seq)
 {
-	uint32_t s = elem_seq ? size : seq_offset(size, false, 0) + 8u;
+	uint32_t s = elem_seq ? size : trailing_seq_off(size) + 8u;
 	uint32_t a = align > 8u ? align : 8u;
 	uint32_t lines = (s + NSHM_CACHELINE - 1u) & ~(NSHM_CACHELINE - 1u);
 
@@ -615,7 +612,8 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 	cfg.type_fp = nshm_ring_type_fingerprint(type);
 	cfg.slots_off = slots_offset(type->align);
 	cfg.slot_stride = stride;
-	cfg.seq_off = seq_offset(type->size, elem_seq, type->seq_offset);
+	cfg.seq_off = elem_seq ? type->seq_offset
+			       : trailing_seq_off(type->size);
 	if (elem_seq) {
 		cfg.flags = NSHM_RING_CFG_ELEM_SEQ;
 		cfg.seq_key = new_seq_key();
@@ -708,7 +706,7 @@ static int wait_ready(struct nshm_ring_shared *sh, const char *name)
 static bool seq_off_ok(const struct nshm_ring_config *c)
 {
 	if (!(c->flags & NSHM_RING_CFG_ELEM_SEQ))
-		return c->seq_off == seq_offset(c->elem_size, false, 0) &&
+		return c->seq_off == trailing_seq_off(c->elem_size) &&
 		       c->seq_key == 0;
 	return c->elem_align >= 8 && c->elem_size >= 8 &&
 	       c->seq_off % 8 == 0 && c->seq_off <= c->elem_size - 8 &&

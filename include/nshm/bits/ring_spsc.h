@@ -80,11 +80,12 @@ struct nshm_ring {
 	int err;		     /* first fast-path error, 0 if none */
 	uint32_t role;		     /* enum nshm_ring_role */
 	uint32_t waiter_mb;	     /* 1: membarrier usable when parking */
+	uint64_t seq_key;	     /* XORed into published seqs (layout.h) */
+	/* line 2: cold */
 	_Atomic(uint64_t) sink;	     /* wrong-role stores land here */
 	_Atomic(uint32_t) sink_ev;   /* always 0: no waiter */
 	uint32_t reserved;
-	uint64_t seq_key;	     /* XORed into published seqs (layout.h) */
-	/* cold, library-private state follows (src/ring/ring.c) */
+	/* library-private state follows (src/ring/ring.c) */
 	void *priv;
 };
 
@@ -118,21 +119,26 @@ static NSHM_ALWAYS_INLINE uint64_t nshm__ring_seq_pub(const struct nshm_ring *r,
 }
 
 /*
- * Copy an element into a slot. With an element seq field (seq_off inside
- * the element) the field's 8 bytes are skipped: that word is the ring's, and
- * the consumer may be loading it right now.
+ * Copy an element of @p size bytes into a slot, leaving out the 8 bytes at
+ * @p skip (the ring's seq field, which the consumer may be loading right
+ * now; skip == size: none). Constant arguments (the typed API) fold to
+ * plain moves.
  */
-static NSHM_ALWAYS_INLINE void nshm__ring_copy_in(const struct nshm_ring *r,
-						  unsigned char *slot,
-						  const unsigned char *src)
+static NSHM_ALWAYS_INLINE void nshm__copy_skip(void *dst, const void *src,
+					       size_t size, size_t skip)
 {
-	if (nshm_likely(r->seq_off >= r->esize)) {
-		memcpy(slot, src, r->esize);
-	} else {
-		memcpy(slot, src, r->seq_off);
-		memcpy(slot + r->seq_off + 8, src + r->seq_off + 8,
-		       r->esize - r->seq_off - 8);
-	}
+	memcpy(dst, src, skip);
+	if (skip < size)
+		memcpy((unsigned char *)dst + skip + 8,
+		       (const unsigned char *)src + skip + 8, size - skip - 8);
+}
+
+/* nshm__copy_skip() with the handle's element size and seq field. */
+static NSHM_ALWAYS_INLINE void nshm__ring_copy_in(const struct nshm_ring *r,
+						  void *slot, const void *src)
+{
+	nshm__copy_skip(slot, src, r->esize,
+			r->seq_off < r->esize ? r->seq_off : r->esize);
 }
 
 /*
@@ -359,8 +365,7 @@ static inline bool nshm_ring_push(struct nshm_ring *r, const void *elem)
 
 	if (slot == NULL)
 		return false;
-	nshm__ring_copy_in(r, (unsigned char *)slot,
-			   (const unsigned char *)elem);
+	nshm__ring_copy_in(r, slot, elem);
 	nshm_ring_commit(r);
 	return true;
 }
