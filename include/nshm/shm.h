@@ -53,6 +53,12 @@ extern "C" {
 #define NSHM_SEG_HDR_SIZE 4096u
 /* Mode used when nshm_seg_open() is given mode 0. */
 #define NSHM_MODE_DEFAULT 0600u
+/*
+ * How long nshm_seg_open() waits for a segment that another process is
+ * still creating (SysV, and files where O_TMPFILE is missing) before it
+ * fails with -ETIMEDOUT. A fixed constant, not a setting.
+ */
+#define NSHM_SEG_INIT_TIMEOUT_MS 1000
 
 /* Opaque: no inline code needs its fields. */
 struct nshm_seg;
@@ -102,7 +108,9 @@ struct nshm_seg_info {
  * @return 0, or -EINVAL, -NSHM_EBADNAME, -ENAMETOOLONG, -EEXIST, -ENOENT,
  *         -EACCES, -EPERM, -ELOOP, -EBADMSG, -EPROTO, -NSHM_ECORRUPT,
  *         -NSHM_ETRUNCATED, -NSHM_ECOLLISION, -ENOSPC, -EFBIG, -ENOMEM,
- *         -ETIMEDOUT, -ENOTRECOVERABLE (see nshm/common.h). Creating
+ *         -ETIMEDOUT (its creator did not publish it within
+ *         NSHM_SEG_INIT_TIMEOUT_MS, or died before publishing: the detail
+ *         says which), -ENOTRECOVERABLE (see nshm/common.h). Creating
  *         allocates all memory now, so a full /dev/shm is -ENOSPC here and
  *         never a SIGBUS later. A failed create leaves nothing behind.
  */

@@ -46,12 +46,12 @@
 #include "shm/name.h"
 #include "shm/registry.h"
 #include "shm/seg_layout.h"
+#include "shm/seg_test.h"
 
 #define HANDLE_MAGIC 0x6e73686d5345474full /* "nshmSEGO" */
 #define HUGE_2M (2u << 20)
 /* Larger than any machine's memory; keeps size arithmetic from wrapping. */
 #define SIZE_LIMIT ((size_t)1 << 46)
-#define INIT_TIMEOUT_MS_DEFAULT 1000
 
 #define OPEN_FLAGS                                                  \
 	(NSHM_CREATE | NSHM_EXCL | NSHM_PREFAULT | NSHM_HUGEPAGES | \
@@ -90,20 +90,55 @@ static const struct nshm__seg_hooks *get_hooks(void)
 	return atomic_load_explicit(&seg_hooks, memory_order_acquire);
 }
 
-/* ---- small helpers ------------------------------------------------------ */
-
 static size_t round_up(size_t x, size_t to)
 {
 	return (x + to - 1) / to * to;
 }
 
+/* ---- test hooks (src/shm/seg_test.h) ----------------------------------- */
+
+static _Atomic(long) test_knob[NSHM__SEG_KNOB_COUNT] = {
+	[NSHM__SEG_KNOB_INIT_TIMEOUT_MS] = -1,
+};
+static _Atomic(nshm__seg_test_fn *) test_fn;
+
+long nshm__seg_test_set(int knob, long value)
+{
+	if (knob < 0 || knob >= NSHM__SEG_KNOB_COUNT)
+		return LONG_MIN;
+	/* Relaxed: a process-local setting, set before the code it steers. */
+	return atomic_exchange_explicit(&test_knob[knob], value,
+					memory_order_relaxed);
+}
+
+void nshm__seg_test_hook(nshm__seg_test_fn *fn)
+{
+	/* Relaxed: as for the knobs; the function itself is code. */
+	atomic_store_explicit(&test_fn, fn, memory_order_relaxed);
+}
+
+static long knob(enum nshm__seg_knob k)
+{
+	return atomic_load_explicit(&test_knob[k], memory_order_relaxed);
+}
+
+static void test_point(enum nshm__seg_point point, const struct nshm_seg *seg)
+{
+	nshm__seg_test_fn *fn =
+		atomic_load_explicit(&test_fn, memory_order_relaxed);
+
+	if (nshm_unlikely(fn != NULL))
+		fn(point, seg->nm.canon);
+}
+
+/* ---- small helpers ------------------------------------------------------ */
+
 static uint64_t init_timeout_ns(void)
 {
-	const char *s = getenv("NSHM_INIT_TIMEOUT_MS");
-	long ms = s ? strtol(s, NULL, 10) : INIT_TIMEOUT_MS_DEFAULT;
+	long ms = knob(NSHM__SEG_KNOB_INIT_TIMEOUT_MS);
 
 	if (ms < 0)
-		ms = INIT_TIMEOUT_MS_DEFAULT;
+		ms = NSHM_SEG_INIT_TIMEOUT_MS;
 	return (uint64_t)ms * 1000000u;
 }
 
@@ -344,8 +379,11 @@ static void file_geometry(struct nshm_seg *seg, int dfd)
 					   : seg->page_size);
 }
 
-/* Size, mode and header of a new file; not yet visible by name. */
-static int file_prepare(struct nshm_seg *seg, int fd)
+/*
+ * Size, mode and header of a new file. @named: the O_EXCL fallback, where
+ * the file has its name already and the state word is the publication.
+ */
+static int file_prepare(struct nshm_seg *seg, int fd, bool named)
 {
 	struct nshm_seg_hdr *h;
 	int ret;
@@ -366,8 +404,11 @@ static int file_prepare(struct nshm_seg *seg, int fd)
 	if (h == MAP_FAILED)
 		return no_map(errno, seg->page_size);
 	ret = hdr_fill(h, seg);
-	if (ret == 0)
+	if (ret == 0) {
+		if (named)
+			test_point(NSHM__SEG_AT_PUBLISH, seg);
 		hdr_publish(h);
+	}
 	munmap(h, seg->page_size);
 	return ret;
 }
@@ -403,8 +444,8 @@ static int file_create(struct nshm_seg *seg, int dfd)
 	int fd, ret;
 
 	file_geometry(seg, dfd);
-	/* NSHM_TEST_NO_TMPFILE=1 makes the tests exercise the fallback. */
-	if (getenv("NSHM_TEST_NO_TMPFILE") != NULL) {
+	/* The tests take the fallback with NSHM__SEG_KNOB_NO_TMPFILE. */
+	if (knob(NSHM__SEG_KNOB_NO_TMPFILE) != 0) {
 		fd = -1;
 		errno = EOPNOTSUPP;
 	} else {
@@ -412,11 +453,12 @@ static int file_create(struct nshm_seg *seg, int dfd)
 			    (mode_t)seg->mode);
 	}
 	if (fd >= 0) {
-		ret = file_prepare(seg, fd);
+		ret = file_prepare(seg, fd, false);
 		if (ret < 0) {
 			close(fd); /* unnamed: vanishes */
 			return ret;
 		}
+		test_point(NSHM__SEG_AT_PUBLISH, seg);
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		if (linkat(AT_FDCWD, proc, dfd, seg->nm.leaf,
 			   AT_SYMLINK_FOLLOW) == 0) {
@@ -464,7 +506,7 @@ static int file_create(struct nshm_seg *seg, int dfd)
 			ret = nshm__err(-errno, "writing \"%s\": %s",
 					seg->nm.canon, strerrordesc_np(errno));
 		else
-			ret = file_prepare(seg, fd);
+			ret = file_prepare(seg, fd, true);
 	}
 	if (ret < 0) {
 		unlinkat(dfd, seg->nm.leaf, 0);
@@ -721,6 +763,7 @@ static int sysv_create(struct nshm_seg *seg)
 		shmdt(h);
 		goto err_rm;
 	}
+	test_point(NSHM__SEG_AT_PUBLISH, seg);
 	hdr_publish(h);
 	shmdt(h);
 	seg->shmid = id;

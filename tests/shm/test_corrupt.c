@@ -9,6 +9,7 @@
 #include <sys/shm.h>
 #include <nshm/shm.h>
 #include "shm/seg_layout.h"
+#include "shm/seg_test.h"
 #include "test_util.h"
 
 static void reseal(struct nshm_seg_hdr *h)
@@ -399,7 +400,7 @@ static void test_sysv_dead_creator(void **state)
 	assert_true(t_exited_ok(t_wait(pid, 5000)));
 	id = shmget(key, 0, 0);
 	assert_true(id >= 0);
-	setenv("NSHM_INIT_TIMEOUT_MS", "5000", 1);
+	nshm__seg_test_set(NSHM__SEG_KNOB_INIT_TIMEOUT_MS, 5000);
 	t0 = (uint64_t)time(NULL);
 	assert_int_equal(open_rc(name), -ETIMEDOUT);
 	assert_true((uint64_t)time(NULL) - t0 < 3); /* no full wait */
@@ -408,7 +409,7 @@ static void test_sysv_dead_creator(void **state)
 	assert_int_equal(nshm_seg_open(name, 100, NSHM_CREATE, 0, &seg), 0);
 	assert_int_equal(nshm_seg_close(seg), 0);
 	assert_int_equal(open_rc(name), 0);
-	setenv("NSHM_INIT_TIMEOUT_MS", "100", 1);
+	nshm__seg_test_set(NSHM__SEG_KNOB_INIT_TIMEOUT_MS, 100);
 	assert_int_equal(nshm_seg_delete(name), 0);
 }
 
@@ -439,6 +440,6 @@ int main(void)
 	};
 
 	/* Foreign empty files wait this long for a creator that never comes. */
-	setenv("NSHM_INIT_TIMEOUT_MS", "100", 1);
+	nshm__seg_test_set(NSHM__SEG_KNOB_INIT_TIMEOUT_MS, 100);
 	return cmocka_run_group_tests_name("shm/corrupt", tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <sys/mman.h>
 #include <nshm/shm.h>
+#include "shm/seg_test.h"
 #include "test_util.h"
 
 
@@ -61,7 +62,7 @@ static void race_child(struct race_ctl *ctl, const char *name, uint32_t round)
 }
 
 /* T4: K processes open-or-create one name, R rounds. */
-static void create_open_race(const char *backend)
+static void create_open_race(const char *backend, bool fallback)
 {
 	const int K = 8;
 	const int R = (int)(30 * t_scale());
@@ -113,7 +114,7 @@ static void create_open_race(const char *backend)
 				 nshm_strerror(atomic_load(&ctl->first_error)));
 	}
 	printf("# T4 %s%s: rounds=%d procs=%d half_init=0 sigbus=%d hung=%d errors=%u\n",
-	       backend, getenv("NSHM_TEST_NO_TMPFILE") ? " (O_EXCL fallback)" : "",
+	       backend, fallback ? " (O_EXCL fallback)" : "",
 	       R, K, signalled, hung, atomic_load(&ctl->errors));
 	assert_int_equal(signalled, 0);
 	assert_int_equal(hung, 0);
@@ -183,7 +184,7 @@ static void creator_killed(const char *backend, bool fallback)
 
 static void test_create_open_race(void **state)
 {
-	create_open_race(BACKEND(state));
+	create_open_race(BACKEND(state), false);
 }
 
 static void test_creator_killed(void **state)
@@ -195,10 +196,11 @@ static void test_creator_killed(void **state)
 static void test_fallback_race_and_kill(void **state)
 {
 	(void)state;
-	setenv("NSHM_TEST_NO_TMPFILE", "1", 1); /* children inherit it */
-	create_open_race("posix");
+	/* Children inherit the knob through fork(). */
+	nshm__seg_test_set(NSHM__SEG_KNOB_NO_TMPFILE, 1);
+	create_open_race("posix", true);
 	creator_killed("posix", true);
-	unsetenv("NSHM_TEST_NO_TMPFILE");
+	nshm__seg_test_set(NSHM__SEG_KNOB_NO_TMPFILE, 0);
 }
 
 /* Data written by one process is read by another that opened by name. */
@@ -326,6 +328,6 @@ int main(void)
 		PER_BACKEND(test_readonly_other_process),
 	};
 
-	setenv("NSHM_INIT_TIMEOUT_MS", "2000", 1);
+	nshm__seg_test_set(NSHM__SEG_KNOB_INIT_TIMEOUT_MS, 2000);
 	return cmocka_run_group_tests_name("shm/multiproc", tests, NULL, NULL);
 }
