@@ -775,29 +775,54 @@ err_rm:
 }
 
 /*
- * A0 (SysV): wait until the creator published the header. The acquire
- * load pairs with R0 in hdr_publish(). @return 0, or -ETIMEDOUT, or
- * -EOWNERDEAD when the creator is gone without publishing.
+ * Is the creator of SysV segment @id gone? It stays attached while it
+ * initialises, from just after shmget(): if we are the only one attached
+ * and the creating pid is gone, it is not initialising any more. (The
+ * attached count alone is not enough: we may look between its shmget() and
+ * its shmat().) Gone is not the same as dead mid-init: a creator that
+ * published, detached and exited is gone too, so callers must re-read the
+ * state word after a true answer.
  */
-static int sysv_wait_ready(struct nshm_seg_hdr *h, int id, uint64_t deadline)
+static bool sysv_creator_gone(int id)
 {
 	struct shmid_ds ds;
+
+	return shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1 &&
+	       kill(ds.shm_cpid, 0) != 0 && errno == ESRCH;
+}
+
+/*
+ * Wait until the creator published the header. @return 0, or -ETIMEDOUT,
+ * or -EOWNERDEAD when the creator is gone and the header still unpublished.
+ */
+static int sysv_wait_ready(const struct nshm_seg *seg, struct nshm_seg_hdr *h,
+			   int id, uint64_t deadline)
+{
 	uint32_t s;
 
+	/* SEG-A0 (SysV): pairs with SEG-R0 in hdr_publish(). */
 	while ((s = atomic_load_explicit(&h->state, memory_order_acquire)) ==
 	       NSHM_SEG_INIT) {
 		uint64_t now = nshm__now_ns();
 		struct timespec slice = { 0, 2000000 }; /* 2 ms, then recheck */
 
-		/*
-		 * The creator stays attached while it initialises, from just
-		 * after shmget(): if we are the only one attached and the
-		 * creating pid is gone, it died. (Attached count alone is not
-		 * enough: we may look between its shmget() and shmat().)
-		 */
-		if (shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1 &&
-		    kill(ds.shm_cpid, 0) != 0 && errno == ESRCH)
+		test_point(NSHM__SEG_AT_SYSV_INIT_SEEN, seg);
+		if (sysv_creator_gone(id)) {
+			/*
+			 * SEG-A1: the INIT we read may predate a publication
+			 * by a creator that has since detached and exited.
+			 * Its detach (shmdt or exit) dropped shm_nattch under
+			 * the segment's kernel lock after its SEG-R0 store,
+			 * and our IPC_STAT that saw the drop took that lock:
+			 * a load now sees READY if it was ever published.
+			 * Still INIT now means it died before publishing.
+			 */
+			s = atomic_load_explicit(&h->state,
+						 memory_order_acquire);
+			if (s != NSHM_SEG_INIT)
+				break;
 			return -EOWNERDEAD;
+		}
 		if (now >= deadline)
 			return -ETIMEDOUT;
 		syscall(SYS_futex, &h->state, FUTEX_WAIT, NSHM_SEG_INIT,
@@ -806,7 +831,11 @@ static int sysv_wait_ready(struct nshm_seg_hdr *h, int id, uint64_t deadline)
 	return 0;
 }
 
-static int sysv_open_existing(struct nshm_seg *seg, size_t want)
+/*
+ * Open the existing SysV segment of seg's key. @return 0, or an error;
+ * -EOWNERDEAD (creator died before publishing) with its id in *dead_id.
+ */
+static int sysv_open_existing(struct nshm_seg *seg, size_t want, int *dead_id)
 {
 	struct nshm_seg_hdr copy, *h;
 	struct shmid_ds ds;
@@ -827,13 +856,15 @@ static int sysv_open_existing(struct nshm_seg *seg, size_t want)
 	h = shmat(id, NULL, SHM_RDONLY);
 	if (h == (void *)-1)
 		return sysv_error(errno, seg);
-	ret = sysv_wait_ready(h, id, nshm__now_ns() + init_timeout_ns());
+	ret = sysv_wait_ready(seg, h, id, nshm__now_ns() + init_timeout_ns());
 	memcpy(&copy, h, sizeof(copy));
 	shmdt(h);
-	if (ret == -EOWNERDEAD)
+	if (ret == -EOWNERDEAD) {
+		*dead_id = id;
 		return nshm__err(-EOWNERDEAD,
 				 "\"%s\": its creator died before publishing it",
 				 seg->nm.canon);
+	}
 	if (ret == -ETIMEDOUT)
 		return nshm__err(-ETIMEDOUT, "\"%s\" was not initialised in time",
 				 seg->nm.canon);
@@ -855,7 +886,7 @@ static int sysv_open_existing(struct nshm_seg *seg, size_t want)
 
 static int sysv_open(struct nshm_seg *seg, size_t want)
 {
-	int ret = -ENOENT;
+	int ret = -ENOENT, dead_id = -1;
 
 	for (int tries = 0; tries < 8; tries++) {
 		if (seg->flags & NSHM_CREATE) {
@@ -874,13 +905,14 @@ static int sysv_open(struct nshm_seg *seg, size_t want)
 						 seg->nm.canon);
 		}
 		nshm__err_clear();
-		ret = sysv_open_existing(seg, want);
+		ret = sysv_open_existing(seg, want, &dead_id);
 		if (ret == -EOWNERDEAD && (seg->flags & NSHM_CREATE)) {
-			/* A half-made segment of a dead creator: replace it. */
-			int id = shmget((key_t)seg->nm.sysv_key, 0, 0);
-
-			if (id >= 0)
-				shmctl(id, IPC_RMID, NULL);
+			/*
+			 * A half-made segment of a dead creator: replace it.
+			 * Remove that very id, not whatever the key names by
+			 * now: another opener may have replaced it already.
+			 */
+			shmctl(dead_id, IPC_RMID, NULL);
 			continue;
 		}
 		if (ret == -EOWNERDEAD)

@@ -203,6 +203,98 @@ static void test_fallback_race_and_kill(void **state)
 	nshm__seg_test_set(NSHM__SEG_KNOB_NO_TMPFILE, 0);
 }
 
+/*
+ * Issue 9, item 4: a SysV opener that reads INIT, then finds the creator
+ * gone, must not take a creator that published and exited in between for
+ * one that died mid-init. Forced: the creator parks just before it
+ * publishes; the opener, at the moment it has read INIT, releases it and
+ * reaps it, so the opener's liveness check runs after publish + exit.
+ */
+static int pub_go[2] = { -1, -1 }, pub_parked[2] = { -1, -1 };
+static pid_t pub_creator;
+static bool pub_released;
+
+static void pub_creator_hook(enum nshm__seg_point point, const char *name)
+{
+	char c = 0;
+
+	(void)name;
+	if (point != NSHM__SEG_AT_PUBLISH)
+		return;
+	if (write(pub_parked[1], &c, 1) != 1 || read(pub_go[0], &c, 1) != 1)
+		_exit(3);
+}
+
+static void pub_opener_hook(enum nshm__seg_point point, const char *name)
+{
+	char c = 0;
+
+	(void)name;
+	if (point != NSHM__SEG_AT_SYSV_INIT_SEEN || pub_released)
+		return;
+	pub_released = true;
+	/* The creator publishes, writes its mark, detaches and exits. */
+	if (write(pub_go[1], &c, 1) != 1)
+		return;
+	assert_true(t_exited_ok(t_wait(pub_creator, 5000)));
+}
+
+static void sysv_publish_then_exit(unsigned int open_flags)
+{
+	const char *name = t_name_in("sysv", "pubexit");
+	struct nshm_seg_info info;
+	struct nshm_seg *seg;
+	uint32_t *w;
+	char c;
+	int rc;
+
+	assert_int_equal(pipe(pub_go), 0);
+	assert_int_equal(pipe(pub_parked), 0);
+	pub_released = false;
+	pub_creator = fork();
+	assert_true(pub_creator >= 0);
+	if (pub_creator == 0) {
+		nshm__seg_test_hook(pub_creator_hook);
+		if (nshm_seg_open(name, 4096, NSHM_CREATE | NSHM_EXCL, 0,
+				  &seg) != 0)
+			_exit(1);
+		nshm__seg_test_hook(NULL);
+		if (nshm_seg_attach(seg, 0, (void **)&w) != 0)
+			_exit(2);
+		w[0] = 0xc0ffee; /* what a deleted segment would lose */
+		_exit(0); /* exit detaches: nobody is attached any more */
+	}
+	/* The creator has a complete header, state INIT, and waits. */
+	assert_int_equal(read(pub_parked[0], &c, 1), 1);
+	nshm__seg_test_hook(pub_opener_hook);
+	/* A size: with CREATE and size 0, open only probes (no CREATE). */
+	rc = nshm_seg_open(name, 4096, open_flags, 0, &seg);
+	nshm__seg_test_hook(NULL);
+	assert_true(pub_released); /* the interleaving did happen */
+	if (rc != 0)
+		fail_msg("open after publish+exit: %d (%s): %s", rc,
+			 nshm_strerror(rc), nshm_errdetail());
+	assert_int_equal(nshm_seg_stat(seg, &info), 0);
+	assert_false(info.created); /* not deleted and made anew */
+	assert_int_equal(info.creator_pid, pub_creator);
+	assert_int_equal(nshm_seg_attach(seg, 0, (void **)&w), 0);
+	assert_int_equal(w[0], 0xc0ffee);
+	assert_int_equal(nshm_seg_detach(seg, w), 0);
+	assert_int_equal(nshm_seg_close(seg), 0);
+	assert_int_equal(nshm_seg_delete(name), 0);
+	for (int i = 0; i < 2; i++) {
+		close(pub_go[i]);
+		close(pub_parked[i]);
+	}
+}
+
+static void test_sysv_published_not_dead(void **state)
+{
+	(void)state;
+	sysv_publish_then_exit(0);	     /* was: -ETIMEDOUT, "died" */
+	sysv_publish_then_exit(NSHM_CREATE); /* was: deleted, made anew */
+}
+
 /* Data written by one process is read by another that opened by name. */
 static void test_cross_process_data(void **state)
 {
@@ -323,6 +415,7 @@ int main(void)
 		PER_BACKEND(test_create_open_race),
 		PER_BACKEND(test_creator_killed),
 		cmocka_unit_test(test_fallback_race_and_kill),
+		cmocka_unit_test(test_sysv_published_not_dead),
 		PER_BACKEND(test_cross_process_data),
 		PER_BACKEND(test_delete_while_other_attached),
 		PER_BACKEND(test_readonly_other_process),
