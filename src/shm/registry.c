@@ -116,6 +116,23 @@ int nshm__reg_del_map(struct nshm__mapping *m)
 	return cds_lfht_del(mappings, &m->node) == 0 ? 0 : -EINVAL;
 }
 
+struct nshm__mapping *nshm__reg_readd_map(struct nshm__mapping *m)
+{
+	struct nshm__mapping *fresh = malloc(sizeof(*fresh));
+
+	if (fresh != NULL) {
+		*fresh = *m; /* the node is initialised afresh by the add */
+		nshm__reg_add_map(fresh);
+	}
+	nshm__reg_wait_readers(); /* nobody can still see m's node */
+	if (fresh == NULL) {
+		nshm__reg_add_map(m);
+		return m;
+	}
+	free(m);
+	return fresh;
+}
+
 void nshm__reg_wait_readers(void)
 {
 	/*

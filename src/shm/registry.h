@@ -51,6 +51,15 @@ void nshm__reg_add_map(struct nshm__mapping *m);
 struct nshm__mapping *nshm__reg_find_map(void *area);
 /* Unlink @m; @return 0, or -EINVAL if another thread unlinked it first. */
 int nshm__reg_del_map(struct nshm__mapping *m);
+/*
+ * Put back a mapping that was unlinked but stays (a refused detach). A
+ * lookup that began before the unlink may still hold @m's node, so the node
+ * is not re-added (liburcu forbids reusing it before a grace period): a copy
+ * goes in at once, and @m is freed after a grace period. Without memory
+ * for the copy, @m itself goes back, after the grace period.
+ * Call outside rcu_read_lock(). @return the entry now in the table.
+ */
+struct nshm__mapping *nshm__reg_readd_map(struct nshm__mapping *m);
 /* How many live mappings @owner made. Call under rcu_read_lock(). */
 unsigned int nshm__reg_count_maps(uint64_t owner);
 

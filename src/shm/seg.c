@@ -1136,7 +1136,8 @@ int nshm_seg_attach(struct nshm_seg *seg, unsigned int flags, void **addr)
 	m->backend = seg->nm.backend;
 	m->readonly = ro;
 	if (hooks && hooks->attached) {
-		ret = hooks->attached(h, seg->fd, ro, &m->cookie);
+		ret = hooks->attached(h, seg->fd, seg->shmid, ro,
+				       &m->cookie);
 		if (ret < 0)
 			goto err_unmap;
 	}
@@ -1177,7 +1178,8 @@ int nshm_seg_detach(struct nshm_seg *seg, void *addr)
 	if (hooks && hooks->detaching) {
 		ret = hooks->detaching(m->base, m->cookie);
 		if (ret < 0) {
-			nshm__reg_add_map(m);
+			/* Refused: the mapping stays, in a fresh node. */
+			nshm__reg_readd_map(m);
 			return ret;
 		}
 	}
@@ -1335,6 +1337,9 @@ static int sysv_delete(struct nshm_seg *tmp)
 	}
 	if (ret == 0 && shmctl(id, IPC_RMID, NULL) != 0)
 		ret = sysv_error(errno, tmp);
+	if (ret == 0 && get_hooks() && get_hooks()->sysv_removed)
+		get_hooks()->sysv_removed((int)tmp->nm.sysv_key,
+					  (unsigned int)ds.shm_perm.uid);
 	return ret;
 }
 
