@@ -194,6 +194,8 @@ struct side_result {
 	uint64_t bytes;	  /* payload bytes moved */
 	uint64_t warm;	  /* ping: warm-up round trips done */
 	uint64_t timed;	  /* ping: round trips recorded */
+	uint64_t cpu_ns;  /* neighbour roles: CPU time used while running */
+	uint64_t wall_ns; /* neighbour roles: wall time of that run */
 	bool done;
 };
 
@@ -234,6 +236,23 @@ struct transport {
 	void (*child_fini)(void *st, const struct bench_params *p, int role);
 	void (*teardown)(void *st, const struct bench_params *p);
 };
+
+struct placement;
+
+/*
+ * Fork @p nprocs roles of @p tp (its child_init/run/child_fini; setup and
+ * teardown are the caller's), wait for them (a watchdog kills a run that
+ * hangs after 2 x budget + 10 s) and leave their results in
+ * bench_results(). Role i pins to CPU slot cpu_of_role[i] of @p where
+ * (NULL: the run's placement; NULL map: slot i). @return 0, or -1 with
+ * @p err set (a role failed, died or hung). nshm_bench.c.
+ */
+int bench_run_roles(const struct transport *tp, void *st,
+		    const struct bench_params *p, unsigned nprocs,
+		    const struct placement *where, const int *cpu_of_role,
+		    char *err, size_t errlen);
+/* The control block the last run's children reported into. */
+const struct bench_ctl *bench_results(void);
 
 /* Helpers shared by the transports (bench_common.c). */
 void side_fail(struct side_result *r, int err, const char *fmt, ...)

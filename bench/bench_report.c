@@ -225,6 +225,87 @@ static const char *pass(double ratio, double limit, bool at_least)
 	return (at_least ? ratio >= limit : ratio <= limit) ? "PASS" : "MISS";
 }
 
+/* The neighbour experiment's section of the table (issue 9). */
+static void report_neighbour(FILE *f, const struct nb_result *nb)
+{
+	char a[5][24], x[3][24];
+
+	fprintf(f, "\n*** neighbour (issue 9): p99.9 round trip of a spinning "
+		   "pair beside a ring whose consumer parks <= %.2fx alone "
+		   "***\n", NB_TARGET_P999);
+	if (!nb->ran) {
+		fprintf(f, "not measured: %s\n",
+			nb->note[0] ? nb->note : "no repetition completed");
+		return;
+	}
+	fprintf(f, "pair: %s %s %zu B ping-pong, capacity %u, CPUs %d,%d; "
+		   "A = alone, B = beside the neighbour; %u A/B pairs of "
+		   "%u ms, interleaved\n",
+		nb->transport, nb->mode, nb->size, nb->capacity, nb->cpu[0],
+		nb->cpu[1], nb->nreps, nb->run_ms);
+	fprintf(f, "neighbour: %zu B messages, producer every %u us, "
+		   "consumer pop_wait with the default wait strategy; CPUs "
+		   "%d,%d (%s), %s\n",
+		nb->size, nb->period_us, nb->cpu[2], nb->cpu[3],
+		nb->shared ? "shared with the pair" : "cores of its own",
+		nb->sched);
+	fprintf(f, "%3s %-3s %7s %6s %7s %8s %9s %8s %6s | %6s %6s %7s %7s "
+		   "%6s | %7s %5s %6s\n",
+		"rep", "run", "rtt p50", "p99", "p99.9", "p99.99", "max (ns)",
+		"samples", ">=10us", "nb msg", "parks", "wakeups", "parks/s",
+		"us/msg", "B/A p50", "p99", "p99.9");
+	for (unsigned r = 0; r < nb->nreps; r++) {
+		const struct nb_rep *q = &nb->reps[r];
+
+		for (int side = 0; side < 2; side++) {
+			const struct nb_pair *pr = side ? &q->beside : &q->alone;
+
+			fmt_num(a[0], sizeof(a[0]), pr->p50, "%.0f");
+			fmt_num(a[1], sizeof(a[1]), pr->p99, "%.0f");
+			fmt_num(a[2], sizeof(a[2]), pr->p999, "%.0f");
+			fmt_num(a[3], sizeof(a[3]), pr->p9999, "%.0f");
+			fmt_num(a[4], sizeof(a[4]), pr->max, "%.0f");
+			fprintf(f, "%3u %-3s %7s %6s %7s %8s %9s %8llu %6llu",
+				r + 1, side ? "B" : "A", a[0], a[1], a[2], a[3],
+				a[4], (unsigned long long)pr->samples,
+				(unsigned long long)pr->over_10us);
+			if (!side || !q->nb_ok) {
+				fprintf(f, "\n");
+				continue;
+			}
+			fmt_num(x[0], sizeof(x[0]), q->r_p50, "%.3f");
+			fmt_num(x[1], sizeof(x[1]), q->r_p99, "%.3f");
+			fmt_num(x[2], sizeof(x[2]), q->r_p999, "%.3f");
+			fprintf(f, " | %6llu %6llu %7llu %7.0f %6.1f | %7s %5s "
+				   "%6s\n",
+				(unsigned long long)q->nb_msgs,
+				(unsigned long long)q->consumer_parks,
+				(unsigned long long)q->producer_wakeups,
+				q->parks_per_s, q->cpu_us_per_msg, x[0], x[1],
+				x[2]);
+		}
+	}
+	fmt_num(x[0], sizeof(x[0]), nb->r_p50, "%.3fx");
+	fmt_num(x[1], sizeof(x[1]), nb->r_p99, "%.3fx");
+	fmt_num(x[2], sizeof(x[2]), nb->r_p999, "%.3fx");
+	fprintf(f, "median B/A: p50 %s, p99 %s, p99.9 %s  %s (p99.9 <= %.2fx, "
+		   "issue 9)\n",
+		x[0], x[1], x[2], pass(nb->r_p999, NB_TARGET_P999, false),
+		NB_TARGET_P999);
+	fprintf(f, "neighbour: %.0f consumer parks/s (each one a wait that "
+		   "could IPI other CPUs), after %.0f%% of its messages; its "
+		   "two processes ran %.1f us per message, %.2f%% of one "
+		   "CPU\n",
+		nb->parks_per_s, nb->parks_per_msg * 100.0,
+		nb->cpu_us_per_msg, nb->cpu_pct);
+	fprintf(f, "(>=10us: round trips of 10 us or more, stalls; us/msg: "
+		   "the neighbour's CPU time per message%s)\n",
+		nb->shared ? ", here also the time it takes the CPU from the "
+			     "pair" : "");
+	if (nb->note[0] != '\0')
+		fprintf(f, "  ! %s\n", nb->note);
+}
+
 void report_table(FILE *f, const struct run_info *ri,
 		  const struct case_result *res, unsigned n)
 {
@@ -237,6 +318,11 @@ void report_table(FILE *f, const struct run_info *ri,
 		ri->ncpus_online, ri->kernel);
 	fprintf(f, "placement: %s\n", ri->pl.desc);
 	fprintf(f, "clock: %s\n", ri->clock);
+	if (n == 0) { /* --neighbour alone */
+		fprintf(f, "%.1f s in all%s\n", ri->wall_s,
+			ri->quick ? " (--quick: smoke numbers only)" : "");
+		goto tail;
+	}
 	fprintf(f, "%u repetitions, cases interleaved; medians over "
 		   "repetitions (+-%%: half their range in %% of the "
 		   "median; max: the largest of all); per run at most "
@@ -246,7 +332,6 @@ void report_table(FILE *f, const struct run_info *ri,
 		(unsigned long long)ri->rtt_iters,
 		(unsigned long long)ri->budget_ms, ri->wall_s,
 		ri->quick ? " (--quick: smoke numbers only)" : "");
-
 	fprintf(f, "%-10s %-5s %6s %9s %4s %7s %9s %4s %8s %8s %9s %10s\n",
 		"transport", "mode", "size", "Mmsg/s", "+-%", "GB/s",
 		"rtt p50", "+-%", "p90", "p99", "p99.9", "max (ns)");
@@ -352,6 +437,9 @@ void report_table(FILE *f, const struct run_info *ri,
 			}
 		}
 	}
+tail:
+	if (ri->nb != NULL)
+		report_neighbour(f, ri->nb);
 	if (nnotes) {
 		fprintf(f, "\nnotes:\n");
 		for (unsigned i = 0; i < nnotes; i++)
@@ -407,6 +495,103 @@ static void json_placement(FILE *f, const struct placement *pl,
 	fprintf(f, "\n%s}", ind);
 }
 
+static void json_nb_pair(FILE *f, const char *key, const struct nb_pair *p)
+{
+	fprintf(f, "\"%s\": {\"p50\": ", key);
+	json_num(f, p->ok ? p->p50 : NAN, "%.1f");
+	fprintf(f, ", \"p99\": ");
+	json_num(f, p->ok ? p->p99 : NAN, "%.1f");
+	fprintf(f, ", \"p999\": ");
+	json_num(f, p->ok ? p->p999 : NAN, "%.1f");
+	fprintf(f, ", \"p9999\": ");
+	json_num(f, p->ok ? p->p9999 : NAN, "%.1f");
+	fprintf(f, ", \"max\": ");
+	json_num(f, p->ok ? p->max : NAN, "%.1f");
+	fprintf(f, ", \"samples\": %llu, \"over_10us\": %llu}",
+		(unsigned long long)p->samples,
+		(unsigned long long)p->over_10us);
+}
+
+/* The neighbour experiment (issue 9), or null when it did not run. */
+static void json_neighbour(FILE *f, const struct nb_result *nb)
+{
+	if (nb == NULL) {
+		fputs("null", f);
+		return;
+	}
+	fprintf(f, "{\n    \"ran\": %s,\n    \"note\": ",
+		nb->ran ? "true" : "false");
+	json_str(f, nb->note);
+	fprintf(f, ",\n    \"transport\": ");
+	json_str(f, nb->transport ? nb->transport : "");
+	fprintf(f, ",\n    \"mode\": ");
+	json_str(f, nb->mode ? nb->mode : "");
+	fprintf(f, ",\n    \"size\": %zu,\n    \"capacity\": %u,\n"
+		   "    \"period_us\": %u,\n    \"run_ms\": %u,\n"
+		   "    \"sched\": ",
+		nb->size, nb->capacity, nb->period_us, nb->run_ms);
+	json_str(f, nb->sched);
+	fprintf(f, ",\n    \"cpus\": {\"ping\": %d, \"pong\": %d, "
+		   "\"nb_producer\": %d, \"nb_consumer\": %d},\n"
+		   "    \"shared_cpus\": %s,\n    \"placement\": ",
+		nb->cpu[0], nb->cpu[1], nb->cpu[2], nb->cpu[3],
+		nb->shared ? "true" : "false");
+	json_placement(f, &nb->pl, "    ");
+	fprintf(f, ",\n    \"reps\": [");
+	for (unsigned r = 0; r < nb->nreps; r++) {
+		const struct nb_rep *q = &nb->reps[r];
+
+		fprintf(f, "%s\n      {", r ? "," : "");
+		json_nb_pair(f, "alone", &q->alone);
+		fprintf(f, ",\n       ");
+		json_nb_pair(f, "beside", &q->beside);
+		fprintf(f, ",\n       \"neighbour\": {\"msgs\": %llu, "
+			   "\"consumer_parks\": %llu, \"producer_wakeups\": "
+			   "%llu, \"empty_waits\": %llu, \"wall_s\": ",
+			(unsigned long long)q->nb_msgs,
+			(unsigned long long)q->consumer_parks,
+			(unsigned long long)q->producer_wakeups,
+			(unsigned long long)q->empty_waits);
+		json_num(f, q->nb_ok ? q->nb_wall_s : NAN, "%.3f");
+		fprintf(f, ", \"consumer_parks_per_s\": ");
+		json_num(f, q->nb_ok ? q->parks_per_s : NAN, "%.1f");
+		fprintf(f, ", \"cpu_pct\": ");
+		json_num(f, q->nb_ok ? q->cpu_pct : NAN, "%.3f");
+		fprintf(f, ", \"cpu_us_per_msg\": ");
+		json_num(f, q->nb_ok ? q->cpu_us_per_msg : NAN, "%.2f");
+		fprintf(f, "},\n       \"ratio\": {\"p50\": ");
+		json_num(f, q->r_p50, "%.4f");
+		fprintf(f, ", \"p99\": ");
+		json_num(f, q->r_p99, "%.4f");
+		fprintf(f, ", \"p999\": ");
+		json_num(f, q->r_p999, "%.4f");
+		fprintf(f, "}}");
+	}
+	fprintf(f, "%s],\n    \"median_ratio\": {\"p50\": ",
+		nb->nreps ? "\n    " : "");
+	json_num(f, nb->ran ? nb->r_p50 : NAN, "%.4f");
+	fprintf(f, ", \"p99\": ");
+	json_num(f, nb->ran ? nb->r_p99 : NAN, "%.4f");
+	fprintf(f, ", \"p999\": ");
+	json_num(f, nb->ran ? nb->r_p999 : NAN, "%.4f");
+	fprintf(f, "},\n    \"median_p999_ns\": {\"alone\": ");
+	json_num(f, nb->ran ? nb->alone_p999 : NAN, "%.1f");
+	fprintf(f, ", \"beside\": ");
+	json_num(f, nb->ran ? nb->beside_p999 : NAN, "%.1f");
+	fprintf(f, "},\n    \"consumer_parks_per_s\": ");
+	json_num(f, nb->ran ? nb->parks_per_s : NAN, "%.1f");
+	fprintf(f, ",\n    \"parks_per_msg\": ");
+	json_num(f, nb->ran ? nb->parks_per_msg : NAN, "%.4f");
+	fprintf(f, ",\n    \"cpu_pct\": ");
+	json_num(f, nb->ran ? nb->cpu_pct : NAN, "%.3f");
+	fprintf(f, ",\n    \"cpu_us_per_msg\": ");
+	json_num(f, nb->ran ? nb->cpu_us_per_msg : NAN, "%.2f");
+	fprintf(f, ",\n    \"target\": {\"issue\": \"issue 9\", "
+		   "\"p999_max_x_alone\": %.2f, \"result\": \"%s\"}\n  }",
+		NB_TARGET_P999,
+		nb->ran ? pass(nb->r_p999, NB_TARGET_P999, false) : "n/a");
+}
+
 int report_json(const char *path, const struct run_info *ri,
 		const struct case_result *res, unsigned n)
 {
@@ -439,7 +624,9 @@ int report_json(const char *path, const struct run_info *ri,
 		fprintf(f, "%s\n    ", i ? "," : "");
 		json_str(f, notes[i]);
 	}
-	fprintf(f, "%s],\n  \"cases\": [", nnotes ? "\n  " : "");
+	fprintf(f, "%s],\n  \"neighbour\": ", nnotes ? "\n  " : "");
+	json_neighbour(f, ri->nb);
+	fprintf(f, ",\n  \"cases\": [");
 	for (unsigned i = 0; i < n; i++) {
 		const struct case_result *c = &res[i];
 		const struct target *t = target_of(c);

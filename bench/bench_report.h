@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "bench.h"
@@ -46,6 +47,77 @@ struct case_result {
 	double tput_spread, p50_spread;
 };
 
+/* ---- the neighbour experiment (neighbour.c, doc/bench.md) ------------- */
+
+enum nb_sched { NB_SCHED_AUTO = 0, NB_SCHED_FIFO, NB_SCHED_OTHER };
+
+struct nb_options {
+	bool run;	    /* run the experiment */
+	bool only;	    /* and nothing else (--neighbour alone) */
+	unsigned period_us; /* the neighbour's producer sends every ... (0:
+			       by placement, see neighbour.c) */
+	unsigned run_ms;    /* each alone / beside run lasts ... */
+	unsigned reps;	    /* alone/beside pairs */
+	enum nb_sched sched;
+	const char *cpus;   /* --cpus, or NULL */
+};
+
+/* One run of the spinning pair. Times in ns. */
+struct nb_pair {
+	bool ok;
+	double p50, p99, p999, p9999, max;
+	uint64_t samples;
+	uint64_t over_10us; /* round trips of 10 us or more: stalls */
+};
+
+struct nb_rep {
+	struct nb_pair alone, beside;
+	/* The neighbour ring during the beside run. */
+	bool nb_ok;
+	uint64_t nb_msgs;	   /* messages its consumer received */
+	uint64_t consumer_parks;   /* nshm_ring_stats() of its ring */
+	uint64_t producer_wakeups;
+	uint64_t empty_waits;
+	double nb_wall_s;	   /* how long its producer ran */
+	double parks_per_s;	   /* consumer_parks / nb_wall_s */
+	double cpu_pct;		   /* its two processes' CPU time, in % of
+				      one CPU over nb_wall_s */
+	double cpu_us_per_msg;	   /* the same per message, in us */
+	double r_p50, r_p99, r_p999; /* beside / alone */
+};
+
+#define NB_TARGET_P999 1.10 /* issue 9: at most +10 % at p99.9 */
+
+struct nb_result {
+	bool ran;
+	char note[240];		/* why it failed or was cut short */
+	const char *transport;	/* the pair's transport: nshm-spsc */
+	const char *mode;	/* "spin" */
+	size_t size;		/* 64 */
+	unsigned capacity;	/* slots of every ring */
+	unsigned period_us, run_ms;
+	char sched[48];		/* the neighbour's policy, as used */
+	struct placement pl;	/* CPU slots; roles map onto them */
+	int slot[4];		/* slot of ping, pong, nb producer, nb
+				   consumer in pl */
+	int cpu[4];		/* their OS CPUs (-1: unpinned) */
+	bool shared;		/* the neighbour shares CPUs with the pair */
+	unsigned nreps;
+	struct nb_rep reps[BENCH_MAX_REPS];
+	/* Medians over the repetitions. */
+	double r_p50, r_p99, r_p999;
+	double parks_per_s, cpu_pct, parks_per_msg, cpu_us_per_msg;
+	double alone_p999, beside_p999;
+};
+
+/*
+ * Run the experiment: o->reps times, the pair alone, then the pair beside
+ * the neighbour. @p main_pl: the run's placement (two CPUs). Stops early
+ * when *stop becomes non-zero. Fills @p out (out->ran, or out->note).
+ */
+void neighbour_run(const struct nb_options *o, const struct placement *main_pl,
+		   struct nb_result *out, const volatile sig_atomic_t *stop);
+
 struct run_info {
 	char date[40];	      /* ISO 8601, UTC */
 	char cpu_model[128];
@@ -57,6 +129,7 @@ struct run_info {
 	uint64_t msgs, rtt_iters, budget_ms;
 	bool quick;
 	double wall_s;
+	const struct nb_result *nb; /* NULL: the experiment did not run */
 };
 
 /* Targets an nshm ring kind is checked against (from its issue). */

@@ -52,10 +52,14 @@ struct options {
 	const char *json, *plot, *cpus;
 	bool mono;
 	bool no_tput, no_rtt;
+	bool selected;	      /* --transports/--sizes/--modes: not a full run */
+	struct nb_options nb; /* the neighbour experiment (neighbour.c) */
 };
 
 static struct bench_ctl *ctl;
 static struct placement pl;
+/* What the children of the run in progress pin to (see bench_run_roles). */
+static const struct placement *run_pl = &pl;
 static pid_t children[BENCH_MAX_PROCS];
 static unsigned nchildren;
 static volatile sig_atomic_t alarm_fired;
@@ -184,6 +188,19 @@ static void usage(FILE *f)
 "  --clock tsc|mono    timestamp source (default tsc when invariant)\n"
 "  --json FILE         write every case as JSON\n"
 "  --plot FILE.png     draw latency and throughput by size (gnuplot)\n"
+"  --neighbour         run the neighbour experiment (issue 9: does a ring\n"
+"                      whose consumer parks tax a spinning pair?); alone,\n"
+"                      unless --transports is given too. A full run (no\n"
+"                      --transports/--sizes/--modes) includes it\n"
+"  --no-neighbour      leave it out of a full run\n"
+"  --neighbour-period-us N  its producer sends every N us (default 2000\n"
+"                      where it shares the pair's CPUs, 500 on cores of\n"
+"                      its own)\n"
+"  --neighbour-ms N    duration of each alone/beside run (500; quick 200)\n"
+"  --neighbour-reps N  alone/beside pairs (default 9; quick 3)\n"
+"  --neighbour-sched auto|fifo|other  the neighbour's scheduling policy\n"
+"                      (auto: SCHED_FIFO 1 where it shares CPUs with the\n"
+"                      pair and may, else SCHED_OTHER)\n"
 "  --list              list the transports and exit\n"
 "  --help              this text\n"
 "\n"
@@ -231,7 +248,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_QUICK = 256, O_SIZES, O_TPS, O_MODES, O_REPS, O_MSGS,
 	       O_ITERS, O_BUDGET, O_RINGB, O_CAP, O_MQD, O_NOTPUT, O_NORTT,
-	       O_CPUS, O_CLOCK, O_JSON, O_PLOT, O_LIST, O_HELP };
+	       O_CPUS, O_CLOCK, O_JSON, O_PLOT, O_LIST, O_HELP, O_NB, O_NONB,
+	       O_NBPER, O_NBMS, O_NBREPS, O_NBSCHED };
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "sizes", required_argument, NULL, O_SIZES },
@@ -250,12 +268,20 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "clock", required_argument, NULL, O_CLOCK },
 		{ "json", required_argument, NULL, O_JSON },
 		{ "plot", required_argument, NULL, O_PLOT },
+		{ "neighbour", no_argument, NULL, O_NB },
+		{ "no-neighbour", no_argument, NULL, O_NONB },
+		{ "neighbour-period-us", required_argument, NULL, O_NBPER },
+		{ "neighbour-ms", required_argument, NULL, O_NBMS },
+		{ "neighbour-reps", required_argument, NULL, O_NBREPS },
+		{ "neighbour-sched", required_argument, NULL, O_NBSCHED },
 		{ "list", no_argument, NULL, O_LIST },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 }
 	};
 	const char *sizes = NULL, *tps = NULL, *modes = NULL;
 	uint64_t reps = 0, msgs = 0, iters = 0, budget = 0, v;
+	uint64_t nb_ms = 0, nb_reps = 0;
+	bool nb_only = false, no_nb = false;
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -309,6 +335,33 @@ static void parse_args(int argc, char **argv, struct options *o)
 			else if (strcmp(optarg, "tsc") != 0)
 				die("--clock: tsc or mono");
 			break;
+		case O_NB: nb_only = true; break;
+		case O_NONB: no_nb = true; break;
+		case O_NBPER:
+			if (!parse_u64(optarg, &v) || v < 10 || v > 1000000)
+				die("--neighbour-period-us: 10..1000000");
+			o->nb.period_us = (unsigned)v;
+			break;
+		case O_NBMS:
+			if (!parse_u64(optarg, &nb_ms) || nb_ms < 10 ||
+			    nb_ms > 600000)
+				die("--neighbour-ms: 10..600000");
+			break;
+		case O_NBREPS:
+			if (!parse_u64(optarg, &nb_reps) || nb_reps == 0 ||
+			    nb_reps > BENCH_MAX_REPS)
+				die("--neighbour-reps: 1..%d", BENCH_MAX_REPS);
+			break;
+		case O_NBSCHED:
+			if (strcmp(optarg, "auto") == 0)
+				o->nb.sched = NB_SCHED_AUTO;
+			else if (strcmp(optarg, "fifo") == 0)
+				o->nb.sched = NB_SCHED_FIFO;
+			else if (strcmp(optarg, "other") == 0)
+				o->nb.sched = NB_SCHED_OTHER;
+			else
+				die("--neighbour-sched: auto, fifo or other");
+			break;
 		case O_JSON: o->json = optarg; break;
 		case O_PLOT: o->plot = optarg; break;
 		case O_LIST:
@@ -335,6 +388,20 @@ static void parse_args(int argc, char **argv, struct options *o)
 	o->rtt_iters = iters ? iters : o->quick ? 10000 : 100000;
 	o->budget_ms = budget ? budget : o->quick ? 40 : 300;
 	o->mq_depth = o->mq_depth ? o->mq_depth : 10;
+
+	/*
+	 * The neighbour experiment: with --neighbour (alone, unless
+	 * transports are chosen too), or as part of a full run.
+	 */
+	o->selected = sizes != NULL || tps != NULL || modes != NULL;
+	if (nb_only && no_nb)
+		die("--neighbour and --no-neighbour contradict each other");
+	o->nb.run = nb_only || (!o->selected && !no_nb);
+	o->nb.only = nb_only && tps == NULL;
+	/* period_us 0: chosen by placement (neighbour.c) */
+	o->nb.run_ms = nb_ms ? (unsigned)nb_ms : o->quick ? 200 : 500;
+	o->nb.reps = nb_reps ? (unsigned)nb_reps : o->quick ? 3 : 9;
+	o->nb.cpus = o->cpus;
 
 	if (sizes == NULL)
 		sizes = "8,64,256,1024,4096,65536";
@@ -444,10 +511,10 @@ static void child_main(const struct transport *tp, void *st,
 	signal(SIGALRM, SIG_DFL);
 	memset(r, 0, sizeof(*r));
 	hdr_reset(&hist);
-	ret = placement_pin(&pl, cpu_role);
+	ret = placement_pin(run_pl, cpu_role);
 	if (ret < 0)
 		side_fail(r, ret, "pinning to CPU %d: %s",
-			  pl.cpu[cpu_role % pl.n], strerror(-ret));
+			  run_pl->cpu[cpu_role % run_pl->n], strerror(-ret));
 	if (tp->child_init) {
 		ret = tp->child_init(st, &p, role);
 		if (ret < 0)
@@ -479,10 +546,28 @@ static int run_children(const struct transport *tp, void *st,
 			const struct bench_params *p, unsigned nprocs,
 			char *err, size_t errlen)
 {
+	return bench_run_roles(tp, st, p, nprocs, NULL, NULL, err, errlen);
+}
+
+const struct bench_ctl *bench_results(void)
+{
+	return ctl;
+}
+
+int bench_run_roles(const struct transport *tp, void *st,
+		    const struct bench_params *p, unsigned nprocs,
+		    const struct placement *where, const int *cpu_of_role,
+		    char *err, size_t errlen)
+{
 	struct itimerval it = { 0 };
 	uint64_t limit_ms = 2 * (p->budget_ms) + 10000;
 	int ret = 0;
 
+	if (nprocs == 0 || nprocs > BENCH_MAX_PROCS) {
+		snprintf(err, errlen, "%u roles: 1..%d", nprocs,
+			 BENCH_MAX_PROCS);
+		return -1;
+	}
 	memset(ctl->res, 0, sizeof(ctl->res));
 	atomic_store_explicit(&ctl->arrived, 0, memory_order_relaxed);
 	ctl->nprocs = nprocs;
@@ -498,8 +583,11 @@ static int run_children(const struct transport *tp, void *st,
 			ret = -1;
 			break;
 		}
-		if (pid == 0)
-			child_main(tp, st, *p, (int)i, (int)i);
+		if (pid == 0) {
+			run_pl = where != NULL ? where : &pl;
+			child_main(tp, st, *p, (int)i,
+				   cpu_of_role ? cpu_of_role[i] : (int)i);
+		}
 		children[nchildren++] = pid;
 	}
 	if (ret < 0) /* the ones started would wait at the barrier forever */
@@ -689,6 +777,7 @@ int main(int argc, char **argv)
 	static unsigned order[MAX_CASES];
 	struct options o;
 	struct run_info ri;
+	static struct nb_result nb;
 	struct sigaction sa;
 	struct utsname un;
 	unsigned nc = 0, maxprocs = 2;
@@ -700,7 +789,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv, &o);
 
 	/* The case list: transports x modes x sizes, in a fixed order. */
-	for (unsigned t = 0; t < o.ntps; t++) {
+	for (unsigned t = 0; t < o.ntps && !o.nb.only; t++) {
 		const struct transport *tp = o.tps[t];
 
 		for (unsigned m = MODE_SPIN; m <= MODE_BLOCK; m <<= 1) {
@@ -725,7 +814,7 @@ int main(int argc, char **argv)
 			}
 		}
 	}
-	if (nc == 0)
+	if (nc == 0 && !o.nb.run)
 		die("no case to run: the transports chosen have none of the "
 		    "modes chosen");
 
@@ -742,6 +831,7 @@ int main(int argc, char **argv)
 	ri.rtt_iters = o.rtt_iters;
 	ri.budget_ms = o.budget_ms;
 	ri.quick = o.quick;
+	ri.nb = o.nb.run ? &nb : NULL;
 
 	ret = placement_choose(&pl, (int)maxprocs, o.cpus);
 	if (ret < 0)
@@ -769,8 +859,9 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	atexit(cleanup_at_exit);
 
-	fprintf(stderr, "nshm-bench: %u cases x %u reps; placement: %s\n", nc,
-		o.reps, pl.desc);
+	if (nc > 0)
+		fprintf(stderr, "nshm-bench: %u cases x %u reps; placement: "
+			"%s\n", nc, o.reps, pl.desc);
 	/*
 	 * Execution order: size by size, every transport and mode of one size
 	 * back to back, so that the cases a ratio compares ran close together
@@ -818,9 +909,17 @@ int main(int argc, char **argv)
 				c->nreps++;
 		}
 	}
-	ri.wall_s = (double)(mono_ns() - start) / 1e9;
 	if (tty)
 		fprintf(stderr, "\r\033[K");
+	/* After the cases: it adds processes the cases should not meet. */
+#ifdef NSHM_BENCH_HAVE_RING
+	if (o.nb.run && !interrupted)
+		neighbour_run(&o.nb, &pl, &nb, &interrupted);
+#else
+	snprintf(nb.note, sizeof(nb.note), "not built: include/nshm/ring.h "
+		 "was missing at configure time");
+#endif
+	ri.wall_s = (double)(mono_ns() - start) / 1e9;
 	fprintf(stderr, "nshm-bench: done in %.1f s\n", ri.wall_s);
 	if (interrupted)
 		fprintf(stderr, "nshm-bench: interrupted; reporting what was "
