@@ -11,12 +11,58 @@ CASE_KEYS = ("transport", "mode", "size", "producers", "consumers",
              "latency_only")
 RTT_KEYS = ("p50", "p90", "p99", "p999", "max")
 TOP_KEYS = ("tool", "date", "cpu_model", "ncpus", "clock", "placement",
-            "options", "cases", "notes")
+            "options", "cases", "notes", "neighbour")
+# The neighbour experiment (issue 9): present in a full or --quick run.
+NB_KEYS = ("ran", "note", "transport", "mode", "size", "period_us", "run_ms",
+           "sched", "cpus", "shared_cpus", "placement", "reps",
+           "median_ratio", "median_p999_ns", "consumer_parks_per_s",
+           "parks_per_msg", "cpu_pct", "cpu_us_per_msg", "target")
+NB_PAIR_KEYS = ("p50", "p99", "p999", "p9999", "max", "samples", "over_10us")
+NB_NB_KEYS = ("msgs", "consumer_parks", "producer_wakeups", "wall_s",
+              "consumer_parks_per_s", "cpu_pct", "cpu_us_per_msg")
+RATIO_KEYS = ("p50", "p99", "p999")
 
 
 def fail(msg):
     print("check_bench_json: " + msg, file=sys.stderr)
     sys.exit(1)
+
+
+def check_neighbour(nb):
+    """Every field exists and the run measured something; no timing is
+    asserted (PASS/MISS is printed, never enforced)."""
+    for k in NB_KEYS:
+        if k not in nb:
+            fail("neighbour: missing %r" % k)
+    if not nb["ran"]:
+        fail("neighbour: did not run: %s" % nb["note"])
+    for k in ("ping", "pong", "nb_producer", "nb_consumer"):
+        if k not in nb["cpus"]:
+            fail("neighbour: cpus lacks %r" % k)
+    for k in RATIO_KEYS:
+        if nb["median_ratio"].get(k) is None:
+            fail("neighbour: median_ratio.%s missing" % k)
+    t = nb["target"]
+    if t.get("p999_max_x_alone") != 1.1 or t.get("result") not in ("PASS",
+                                                                  "MISS"):
+        fail("neighbour: target %r" % t)
+    if not nb["reps"]:
+        fail("neighbour: no repetition")
+    for i, r in enumerate(nb["reps"]):
+        for side in ("alone", "beside"):
+            for k in NB_PAIR_KEYS:
+                if k not in r.get(side, {}):
+                    fail("neighbour rep %d: %s lacks %r" % (i, side, k))
+            if not r[side]["samples"] or r[side]["p999"] is None:
+                fail("neighbour rep %d: %s measured nothing" % (i, side))
+        for k in NB_NB_KEYS:
+            if k not in r.get("neighbour", {}):
+                fail("neighbour rep %d: neighbour lacks %r" % (i, k))
+        if not r["neighbour"]["msgs"]:
+            fail("neighbour rep %d: the neighbour sent nothing" % i)
+        for k in RATIO_KEYS:
+            if r.get("ratio", {}).get(k) is None:
+                fail("neighbour rep %d: ratio.%s missing" % (i, k))
 
 
 def main(path):
@@ -25,7 +71,15 @@ def main(path):
     for k in TOP_KEYS:
         if k not in doc:
             fail("top level: missing %r" % k)
+    if doc["neighbour"] is not None:
+        check_neighbour(doc["neighbour"])
+    elif doc["options"].get("quick"):
+        fail("--quick ran without the neighbour experiment")
     cases = doc["cases"]
+    if not cases and doc["neighbour"] is not None:  # --neighbour alone
+        print("check_bench_json: neighbour only, p99.9 x%.2f: OK"
+              % doc["neighbour"]["median_ratio"]["p999"])
+        return
     if not cases:
         fail("no cases")
     measured = 0
@@ -69,7 +123,10 @@ def main(path):
         if not any(c["transport"] == floor and not c["skipped"]
                    for c in cases):
             fail("the hardware floor %s did not run" % floor)
-    print("check_bench_json: %d cases, %d measured: OK" % (len(cases), measured))
+    print("check_bench_json: %d cases, %d measured%s: OK"
+          % (len(cases), measured,
+             ", neighbour p99.9 x%.2f" % doc["neighbour"]["median_ratio"]["p999"]
+             if doc["neighbour"] else ""))
 
 
 if __name__ == "__main__":
