@@ -314,7 +314,14 @@ NSHM_API uint32_t nshm_ring_pop_n_fn(struct nshm_ring *r, void *elems,
 				     uint32_t n);
 NSHM_API int nshm_ring_push_wait_fn(struct nshm_ring *r, const void *elem,
 				    const struct timespec *deadline);
+#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push /* g++ -Wshadow: "hides constructor" of the */
+#pragma GCC diagnostic ignored "-Wshadow" /* struct of the same name */
+#endif
 NSHM_API int nshm_ring_pop_wait_fn(struct nshm_ring *r, void *elem,
+#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 				   const struct timespec *deadline);
 NSHM_API int nshm_ring_push_n_wait_fn(struct nshm_ring *r, const void *elems,
 				      uint32_t n,
@@ -389,31 +396,34 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 	struct name##_span {                                                   \
 		struct nshm_ring_span s;                                       \
 	};                                                                     \
-	static inline uint32_t name##_span_len(const struct name##_span *sp)   \
+	NSHM_RING__FN uint32_t name##_span_len(const struct name##_span *sp)   \
 	{                                                                      \
 		return sp->s.n1 + sp->s.n2;                                    \
 	}                                                                      \
-	static inline type *name##_span_at(const struct name##_span *sp,       \
+	NSHM_RING__FN type *name##_span_at(const struct name##_span *sp,       \
 					   uint32_t i)                         \
 	{                                                                      \
 		return (type *)nshm_ring_span_at(&sp->s, i);                   \
 	}                                                                      \
-	static inline const struct nshm_ring_type *name##_type(void)           \
+	NSHM_RING__FN const struct nshm_ring_type *name##_type(void)           \
 	{                                                                      \
 		static const struct nshm_ring_type t = type_init;              \
 		return &t;                                                     \
 	}                                                                      \
-	static inline struct nshm_ring *name##_ring(struct name *h)            \
+	NSHM_RING__FN struct nshm_ring *name##_ring(struct name *h)            \
 	{                                                                      \
 		return (struct nshm_ring *)(void *)h;                          \
 	}                                                                      \
-	static inline int name##_create(const char *shm_name,                  \
+	NSHM_RING__FN int name##_create(const char *shm_name,                  \
 					uint32_t capacity,                     \
 					enum nshm_ring_role role,              \
 					unsigned int flags, unsigned int mode, \
+/* Generated functions: a program may call only some of them, warning-free. */
+#define NSHM_RING__FN static inline NSHM_MAYBE_UNUSED
+
 					struct name **out)                     \
 	{                                                                      \
-		struct nshm_ring *r;                                           \
+		struct nshm_ring *r = NULL;                                    \
 		int rc = nshm_ring_create(shm_name, NSHM_RING_SPSC,            \
 					  name##_type(), capacity, role,       \
 					  flags, mode, &r);                    \
@@ -421,56 +431,56 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 			*out = (struct name *)(void *)r;                       \
 		return rc;                                                     \
 	}                                                                      \
-	static inline int name##_attach(const char *shm_name,                  \
+	NSHM_RING__FN int name##_attach(const char *shm_name,                  \
 					enum nshm_ring_role role,              \
 					unsigned int flags, struct name **out) \
 	{                                                                      \
-		struct nshm_ring *r;                                           \
+		struct nshm_ring *r = NULL;                                    \
 		int rc = nshm_ring_attach(shm_name, NSHM_RING_SPSC,            \
 					  name##_type(), role, flags, &r);     \
 		if (rc == 0)                                                   \
 			*out = (struct name *)(void *)r;                       \
 		return rc;                                                     \
 	}                                                                      \
-	static inline int name##_close(struct name *h)                         \
+	NSHM_RING__FN int name##_close(struct name *h)                         \
 	{                                                                      \
 		return nshm_ring_close(name##_ring(h));                        \
 	}                                                                      \
-	static inline type *name##_reserve(struct name *h)                     \
+	NSHM_RING__FN type *name##_reserve(struct name *h)                     \
 	{                                                                      \
 		return (type *)nshm_ring_reserve(name##_ring(h));              \
 	}                                                                      \
-	static inline void name##_commit(struct name *h)                       \
+	NSHM_RING__FN void name##_commit(struct name *h)                       \
 	{                                                                      \
 		nshm_ring_commit(name##_ring(h));                              \
 	}                                                                      \
-	static inline type *name##_peek(struct name *h)                        \
+	NSHM_RING__FN type *name##_peek(struct name *h)                        \
 	{                                                                      \
 		return (type *)nshm_ring_peek(name##_ring(h));                 \
 	}                                                                      \
-	static inline void name##_release(struct name *h)                      \
+	NSHM_RING__FN void name##_release(struct name *h)                      \
 	{                                                                      \
 		nshm_ring_release(name##_ring(h));                             \
 	}                                                                      \
-	static inline uint32_t name##_reserve_n(struct name *h, uint32_t n,    \
+	NSHM_RING__FN uint32_t name##_reserve_n(struct name *h, uint32_t n,    \
 						struct name##_span *sp)        \
 	{                                                                      \
 		return nshm_ring_reserve_n(name##_ring(h), n, &sp->s);         \
 	}                                                                      \
-	static inline void name##_commit_n(struct name *h, uint32_t n)         \
+	NSHM_RING__FN void name##_commit_n(struct name *h, uint32_t n)         \
 	{                                                                      \
 		nshm_ring_commit_n(name##_ring(h), n);                         \
 	}                                                                      \
-	static inline uint32_t name##_peek_n(struct name *h, uint32_t n,       \
+	NSHM_RING__FN uint32_t name##_peek_n(struct name *h, uint32_t n,       \
 					     struct name##_span *sp)           \
 	{                                                                      \
 		return nshm_ring_peek_n(name##_ring(h), n, &sp->s);            \
 	}                                                                      \
-	static inline void name##_release_n(struct name *h, uint32_t n)        \
+	NSHM_RING__FN void name##_release_n(struct name *h, uint32_t n)        \
 	{                                                                      \
 		nshm_ring_release_n(name##_ring(h), n);                        \
 	}                                                                      \
-	static inline bool name##_push(struct name *h, const type *v)          \
+	NSHM_RING__FN bool name##_push(struct name *h, const type *v)          \
 	{                                                                      \
 		struct nshm_ring *r = name##_ring(h);                          \
 		void *slot = nshm_ring_reserve(r);                             \
@@ -480,7 +490,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 		nshm_ring_commit(r);                                           \
 		return true;                                                   \
 	}                                                                      \
-	static inline bool name##_pop(struct name *h, type *v)                 \
+	NSHM_RING__FN bool name##_pop(struct name *h, type *v)                 \
 	{                                                                      \
 		struct nshm_ring *r = name##_ring(h);                          \
 		const void *slot = nshm_ring_peek(r);                          \
@@ -490,7 +500,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 		nshm_ring_release(r);                                          \
 		return true;                                                   \
 	}                                                                      \
-	static inline uint32_t name##_push_n(struct name *h, const type *v,    \
+	NSHM_RING__FN uint32_t name##_push_n(struct name *h, const type *v,    \
 					     uint32_t n)                       \
 	{                                                                      \
 		struct name##_span s;                                          \
@@ -502,7 +512,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 			nshm_ring_commit_n(name##_ring(h), n);                 \
 		return n;                                                      \
 	}                                                                      \
-	static inline uint32_t name##_pop_n(struct name *h, type *v,           \
+	NSHM_RING__FN uint32_t name##_pop_n(struct name *h, type *v,           \
 					    uint32_t n)                        \
 	{                                                                      \
 		struct name##_span s;                                          \
@@ -513,7 +523,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 			nshm_ring_release_n(name##_ring(h), n);                \
 		return n;                                                      \
 	}                                                                      \
-	static inline int name##_push_wait(struct name *h, const type *v,      \
+	NSHM_RING__FN int name##_push_wait(struct name *h, const type *v,      \
 					   const struct timespec *deadline)    \
 	{                                                                      \
 		while (!name##_push(h, v)) {                                   \
@@ -524,7 +534,7 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 		}                                                              \
 		return 0;                                                      \
 	}                                                                      \
-	static inline int name##_pop_wait(struct name *h, type *v,             \
+	NSHM_RING__FN int name##_pop_wait(struct name *h, type *v,             \
 					  const struct timespec *deadline)     \
 	{                                                                      \
 		while (!name##_pop(h, v)) {                                    \

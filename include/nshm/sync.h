@@ -16,7 +16,7 @@
  */
 
 #include <pthread.h>
-#include <stdatomic.h>
+#include <nshm/bits/atomic.h> /* NSHM_ATOMIC(T): C11 and C++ */
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -100,14 +100,14 @@ NSHM_API int nshm_mutex_unlock(struct nshm_mutex *m);
  *         for a past deadline), -EINVAL (NULL or misaligned @p word,
  *         malformed deadline), or another negative errno (-EFAULT).
  */
-NSHM_API int nshm_futex_wait(_Atomic(uint32_t) *word, uint32_t expected,
+NSHM_API int nshm_futex_wait(NSHM_ATOMIC(uint32_t) *word, uint32_t expected,
 			     const struct timespec *deadline);
 
 /**
  * Wake up to @p n (> 0; INT_MAX for all) waiters.
  * @return how many woke, or -EINVAL, -EFAULT.
  */
-NSHM_API int nshm_futex_wake(_Atomic(uint32_t) *word, int n);
+NSHM_API int nshm_futex_wake(NSHM_ATOMIC(uint32_t) *word, int n);
 
 /* ---- event count ------------------------------------------------------ */
 
@@ -135,7 +135,7 @@ NSHM_API int nshm_futex_wake(_Atomic(uint32_t) *word, int n);
  * no permanent leak (unlike a waiter count).
  */
 struct nshm_event {
-	_Atomic(uint32_t) word; /* epoch << 1 | NSHM_EVENT_WAITERS */
+	NSHM_ATOMIC(uint32_t) word; /* epoch << 1 | NSHM_EVENT_WAITERS */
 };
 
 #define NSHM_EVENT_WAITERS 1u

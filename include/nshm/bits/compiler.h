@@ -4,7 +4,7 @@
 
 /*
  * Internal to nshm's public headers: do not include directly. Compiler
- * helpers shared by the inline fast paths; valid C11 and C++23.
+ * helpers shared by the inline fast paths; valid C11 and C++17 on.
  */
 #if !defined(NSHM_INSIDE_RING_H)
 #error "include <nshm/ring.h> instead of <nshm/bits/compiler.h>"
@@ -24,6 +24,12 @@
 /* alignas that is spelled the same in C11 and C++. */
 #define NSHM_ALIGNED(n) __attribute__((aligned(n)))
 #define NSHM_ALWAYS_INLINE inline __attribute__((always_inline))
+/*
+ * For the functions NSHM_RING_DEFINE*() generates: a program that uses only
+ * some of them must not get -Wunused-function (clang warns for static
+ * inline functions defined in the main file).
+ */
+#define NSHM_MAYBE_UNUSED __attribute__((unused))
 
 #ifdef __cplusplus
 #define NSHM_ALIGNOF(T) alignof(T)

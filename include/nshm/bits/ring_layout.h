@@ -61,7 +61,7 @@
 #error "include <nshm/ring.h> instead of <nshm/bits/ring_layout.h>"
 #endif
 
-#include <stdatomic.h>
+#include <nshm/bits/atomic.h>
 #include <stdint.h>
 #include <nshm/sync.h>
 #include <nshm/bits/compiler.h>
@@ -111,17 +111,17 @@ struct nshm_ring_config {
 };
 
 struct nshm_ring_ctl {
-	_Atomic(uint32_t) state;	   /*   0: enum nshm_ring_state; futex */
-	_Atomic(uint32_t) producer_state;  /*   4: enum nshm_ring_role_state */
-	_Atomic(uint32_t) consumer_state;  /*   8 */
-	_Atomic(uint32_t) producer_pid;	   /*  12: diagnostics only */
-	_Atomic(uint32_t) consumer_pid;	   /*  16 */
-	_Atomic(uint32_t) producer_attaches; /* 20: incl. take-overs */
-	_Atomic(uint32_t) consumer_attaches; /* 24 */
+	NSHM_ATOMIC(uint32_t) state;	   /*   0: enum nshm_ring_state; futex */
+	NSHM_ATOMIC(uint32_t) producer_state;  /*   4: enum nshm_ring_role_state */
+	NSHM_ATOMIC(uint32_t) consumer_state;  /*   8 */
+	NSHM_ATOMIC(uint32_t) producer_pid;	   /*  12: diagnostics only */
+	NSHM_ATOMIC(uint32_t) consumer_pid;	   /*  16 */
+	NSHM_ATOMIC(uint32_t) producer_attaches; /* 20: incl. take-overs */
+	NSHM_ATOMIC(uint32_t) consumer_attaches; /* 24 */
 	uint32_t reserved0;		   /*  28 */
-	_Atomic(uint64_t) producer_peer;   /*  32: nshm_peer_t, 0 = none */
-	_Atomic(uint64_t) consumer_peer;   /*  40 */
-	_Atomic(uint64_t) corrupt_seen;	   /*  48: bound checks that failed */
+	NSHM_ATOMIC(uint64_t) producer_peer;   /*  32: nshm_peer_t, 0 = none */
+	NSHM_ATOMIC(uint64_t) consumer_peer;   /*  40 */
+	NSHM_ATOMIC(uint64_t) corrupt_seen;	   /*  48: bound checks that failed */
 	unsigned char reserved[NSHM_LINE_PAIR - 56];
 };
 
@@ -131,14 +131,14 @@ struct nshm_ring_side {
 	 * producer stores tail before the seq words of a commit, so tail is
 	 * never behind a published slot (tail >= head always holds).
 	 */
-	_Atomic(uint64_t) index;	/*   0 */
+	NSHM_ATOMIC(uint64_t) index;	/*   0 */
 	/* The *other* side parks on this word; this side notifies it. */
 	struct nshm_event ev;		/*   8 */
 	uint32_t reserved0;		/*  12 */
-	_Atomic(uint64_t) waits;	/*  16: blocking call found it full/empty */
-	_Atomic(uint64_t) parks;	/*  24: futex sleeps of this side */
-	_Atomic(uint64_t) wakeups;	/*  32: wake-ups this side sent */
-	_Atomic(uint64_t) timeouts;	/*  40: blocking calls that timed out */
+	NSHM_ATOMIC(uint64_t) waits;	/*  16: blocking call found it full/empty */
+	NSHM_ATOMIC(uint64_t) parks;	/*  24: futex sleeps of this side */
+	NSHM_ATOMIC(uint64_t) wakeups;	/*  32: wake-ups this side sent */
+	NSHM_ATOMIC(uint64_t) timeouts;	/*  40: blocking calls that timed out */
 	unsigned char reserved[NSHM_LINE_PAIR - 48];
 };
 
@@ -151,7 +151,7 @@ struct nshm_ring_shared {
 
 NSHM_STATIC_ASSERT(ATOMIC_LLONG_LOCK_FREE == 2,
 		   "64-bit ring indices must be lock-free across processes");
-NSHM_STATIC_ASSERT(sizeof(_Atomic(uint64_t)) == 8, "plain 64-bit index");
+NSHM_STATIC_ASSERT(sizeof(NSHM_ATOMIC(uint64_t)) == 8, "plain 64-bit index");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_event) == 4, "event is one word");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_config) == 128,
 		   "ring config is ABI: bump NSHM_RING_VERSION");

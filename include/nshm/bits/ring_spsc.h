@@ -38,7 +38,7 @@
 #error "include <nshm/ring.h> instead of <nshm/bits/ring_spsc.h>"
 #endif
 
-#include <stdatomic.h>
+#include <nshm/bits/atomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -71,10 +71,10 @@ struct nshm_ring {
 	uint32_t esize;		   /* element size, validated copy */
 	uint32_t seq_off;	   /* offset of the seq word in a slot */
 	/* line 1 */
-	_Atomic(uint64_t) *tail_p; /* producer: &sh->prod.index, else sink */
-	_Atomic(uint64_t) *head_p; /* consumer: &sh->cons.index, else sink */
-	_Atomic(uint32_t) *data_ev;  /* producer notifies: &sh->prod.ev.word */
-	_Atomic(uint32_t) *space_ev; /* consumer notifies: &sh->cons.ev.word */
+	NSHM_ATOMIC(uint64_t) *tail_p; /* producer: &sh->prod.index, else sink */
+	NSHM_ATOMIC(uint64_t) *head_p; /* consumer: &sh->cons.index, else sink */
+	NSHM_ATOMIC(uint32_t) *data_ev;  /* producer notifies: &sh->prod.ev.word */
+	NSHM_ATOMIC(uint32_t) *space_ev; /* consumer notifies: &sh->cons.ev.word */
 	struct nshm_ring_shared *sh;
 	uint32_t fence;		     /* 1: no membarrier, fence before notify */
 	int err;		     /* first fast-path error, 0 if none */
@@ -82,8 +82,8 @@ struct nshm_ring {
 	uint32_t waiter_mb;	     /* 1: membarrier usable when parking */
 	uint64_t seq_key;	     /* XORed into published seqs (layout.h) */
 	/* line 2: cold */
-	_Atomic(uint64_t) sink;	     /* wrong-role stores land here */
-	_Atomic(uint32_t) sink_ev;   /* always 0: no waiter */
+	NSHM_ATOMIC(uint64_t) sink;	     /* wrong-role stores land here */
+	NSHM_ATOMIC(uint32_t) sink_ev;   /* always 0: no waiter */
 	uint32_t reserved;
 	/* library-private state follows (src/ring/ring.c) */
 	void *priv;
@@ -94,7 +94,7 @@ NSHM_API uint32_t nshm__ring_misuse(struct nshm_ring *r, int want_role);
 NSHM_API uint32_t nshm__ring_corrupt(struct nshm_ring *r, uint64_t seen);
 NSHM_API uint32_t nshm__ring_corrupt_seq(struct nshm_ring *r, uint64_t pos,
 					 uint64_t seq);
-NSHM_API void nshm__ring_wake(struct nshm_ring *r, _Atomic(uint32_t) *ev);
+NSHM_API void nshm__ring_wake(struct nshm_ring *r, NSHM_ATOMIC(uint32_t) *ev);
 
 /* The payload of the slot of index @p pos (local mask and stride only). */
 static NSHM_ALWAYS_INLINE unsigned char *
@@ -104,10 +104,10 @@ nshm__ring_slot(const struct nshm_ring *r, uint64_t pos)
 }
 
 /* The sequence word of the slot of index @p pos. */
-static NSHM_ALWAYS_INLINE _Atomic(uint64_t) *
+static NSHM_ALWAYS_INLINE NSHM_ATOMIC(uint64_t) *
 nshm__ring_seq(const struct nshm_ring *r, uint64_t pos)
 {
-	return (_Atomic(uint64_t) *)(void *)(nshm__ring_slot(r, pos) +
+	return (NSHM_ATOMIC(uint64_t) *)(void *)(nshm__ring_slot(r, pos) +
 					     r->seq_off);
 }
 
@@ -128,9 +128,15 @@ static NSHM_ALWAYS_INLINE void nshm__copy_skip(void *dst, const void *src,
 					       size_t size, size_t skip)
 {
 	memcpy(dst, src, skip);
-	if (skip < size)
+	if (rest != 0)
 		memcpy((unsigned char *)dst + skip + 8,
-		       (const unsigned char *)src + skip + 8, size - skip - 8);
+		       (const unsigned char *)src + skip + 8, rest);
+	/*
+	 * In a branch: with skip == size (no seq field) gcc -O0 would see
+	 * size - skip - 8 == SIZE_MAX - 7 in the dead call and warn.
+	 */
+	size_t rest = skip < size ? size - skip - 8 : 0;
+
 }
 
 /* nshm__copy_skip() with the handle's element size and seq field. */
@@ -237,7 +243,7 @@ static NSHM_ALWAYS_INLINE uint64_t nshm__ring_cons_scan(struct nshm_ring *r,
  * load of a word on our own index line (already in our cache), and a branch.
  */
 static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
-						 _Atomic(uint32_t) *ev)
+						 NSHM_ATOMIC(uint32_t) *ev)
 {
 	/*
 	 * E1: pairs with E2 in the waiter (ring.c, ring_wait()): our seq or
