@@ -1,0 +1,769 @@
+// SPDX-License-Identifier: MIT
+#ifndef NSHM_NSHM_HPP
+#define NSHM_NSHM_HPP
+
+/*
+ * nshm for C++17 and later: header-only, over the C API (which it does not
+ * change), with the same inline fast path.
+ *
+ *	nshm::segment, nshm::mapping  a named segment and one mapping of it
+ *	nshm::ring                    an untyped ring handle
+ *	nshm::spsc<T>                 a typed SPSC ring of T
+ *
+ * Handles are RAII: the destructor closes (a ring gives its role back, a
+ * mapping is detached); they move and do not copy. A moved-from handle is
+ * empty (`!h`), and so is one whose create/attach failed.
+ *
+ * Errors are std::error_code in nshm::category(): value() is the positive
+ * errno or NSHM_E* code that the C function returned negated, message() is
+ * nshm_strerror(), and nshm::error_detail() is the calling thread's
+ * nshm_errdetail() text for its last failing call (read it right away).
+ * Codes below 4096 compare equal to std::errc (ec == std::errc::timed_out),
+ * nshm's own to nshm::errc (ec == nshm::errc::type). Every function has a
+ * noexcept form that takes or returns a std::error_code; with exceptions
+ * enabled, create/attach/open also have forms without the error_code that
+ * throw nshm::error (a std::system_error whose what() includes the
+ * detail). Nothing here needs exceptions or RTTI (-fno-exceptions works).
+ *
+ * Typed rings: nshm::spsc<T> for a T that is trivially copyable and
+ * standard-layout (checked at compile time). The ring records T's name,
+ * version, size and alignment (nshm::element_traits<T>), so attaching with
+ * another T fails with nshm::errc::type. By default the name is T's C++
+ * name as the compiler prints it (e.g. "tick", "md::quote") and the version
+ * is 1; NSHM_ELEMENT(T, "name", version) sets them, e.g. to share a ring
+ * with a C program that made it with NSHM_RING_DEFINE(tick_ring, struct
+ * tick): NSHM_ELEMENT(tick, "struct tick", 1). NSHM_ELEMENT_SEQ(T, "name",
+ * version, field) is the C++ side of NSHM_RING_DEFINE_SEQ.
+ *
+ *	auto q = nshm::spsc<tick>::create("ticks", 4096, nshm::role::producer, ec);
+ *	if (!q) ... ec ...
+ *	q.push(t);
+ *	auto c = nshm::spsc<tick>::attach("ticks", nshm::role::consumer, ec);
+ *	std::error_code rc = c.pop_wait(t, nshm::deadline::in(std::chrono::seconds(1)));
+ *
+ * Threads: as in C, one thread at a time per handle.
+ */
+
+#if !defined(__cplusplus) || __cplusplus < 201703L
+#error "<nshm/nshm.hpp> needs C++17 or later (the C API works from C++17 on too)"
+#endif
+
+#include <nshm/nshm.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+#if __cplusplus >= 202002L && defined(__has_include)
+#if __has_include(<span>)
+#include <span>
+#endif
+#endif
+/* 1 where std::span overloads are available (C++20). */
+#if defined(__cpp_lib_span) && __cpp_lib_span >= 202002L
+#define NSHM_HPP_HAVE_SPAN 1
+#else
+#define NSHM_HPP_HAVE_SPAN 0
+#endif
+
+/* 1 where the throwing convenience forms are available. */
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS)
+#define NSHM_HPP_EXCEPTIONS 1
+#else
+#define NSHM_HPP_EXCEPTIONS 0
+#endif
+
+namespace nshm {
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* nshm's own codes (common.h), for comparisons: ec == nshm::errc::type. */
+enum class errc : int {
+	bad_name = NSHM_EBADNAME,
+	corrupt = NSHM_ECORRUPT,
+	truncated = NSHM_ETRUNCATED,
+	collision = NSHM_ECOLLISION,
+	peer_dead = NSHM_EPEERDEAD,
+	type = NSHM_ETYPE,
+	kind = NSHM_EKIND,
+};
+
+namespace detail {
+class category_impl final : public std::error_category {
+public:
+	const char *name() const noexcept override { return "nshm"; }
+	std::string message(int ev) const override { return nshm_strerror(-ev); }
+	/* errno values are the generic category's: ec == std::errc::... */
+	std::error_condition default_error_condition(int ev) const noexcept override
+	{
+		if (ev > 0 && ev < NSHM_EBASE)
+			return std::error_condition(ev, std::generic_category());
+		return std::error_condition(ev, *this);
+	}
+};
+} // namespace detail
+
+/** The category of every error_code nshm returns. */
+inline const std::error_category &category() noexcept
+{
+	static const detail::category_impl c;
+	return c;
+}
+
+inline std::error_code make_error_code(errc e) noexcept
+{
+	return std::error_code(static_cast<int>(e), category());
+}
+
+/** The error_code for a C return value: 0 (or a count) is no error. */
+inline std::error_code error_from(int rc) noexcept
+{
+	return rc < 0 ? std::error_code(-rc, category()) : std::error_code();
+}
+
+/** nshm_errdetail(): what exactly failed in this thread's last call. */
+inline std::string_view error_detail() noexcept
+{
+	return nshm_errdetail();
+}
+
+#if NSHM_HPP_EXCEPTIONS
+/** Thrown by the throwing forms; what() has the detail text too. */
+class error : public std::system_error {
+public:
+	error(std::error_code ec, const std::string &what, std::string detail)
+		: std::system_error(ec, what), detail_(std::move(detail))
+	{
+	}
+	/** nshm_errdetail() at the time of the failure. */
+	const std::string &detail() const noexcept { return detail_; }
+
+private:
+	std::string detail_;
+};
+
+namespace detail {
+[[noreturn]] inline void raise(std::error_code ec, const char *op,
+			       const char *name)
+{
+	std::string d = nshm_errdetail();
+	std::string what = std::string(op) + "(" + (name ? name : "") + ")";
+
+	if (!d.empty())
+		what += ": " + d;
+	throw nshm::error(ec, what, std::move(d));
+}
+} // namespace detail
+#endif
+
+/* ---- small types ------------------------------------------------------- */
+
+enum class role : int {
+	observer = NSHM_RING_OBSERVER,
+	producer = NSHM_RING_PRODUCER,
+	consumer = NSHM_RING_CONSUMER,
+};
+
+enum class kind : int {
+	any = NSHM_RING_KIND_ANY,
+	spsc = NSHM_RING_SPSC,
+};
+
+/*
+ * An absolute CLOCK_MONOTONIC deadline, or none. std::chrono::steady_clock
+ * is CLOCK_MONOTONIC on Linux, so its time points convert exactly.
+ */
+class deadline {
+public:
+	/** No deadline: wait forever. */
+	constexpr deadline() noexcept : ts_{}, set_(false) {}
+	/** A C deadline (NULL: none). */
+	deadline(const struct timespec *ts) noexcept : ts_{}, set_(ts != nullptr)
+	{
+		if (ts != nullptr)
+			ts_ = *ts;
+	}
+	deadline(std::chrono::steady_clock::time_point tp) noexcept : set_(true)
+	{
+		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+				  tp.time_since_epoch())
+				  .count();
+
+		if (ns < 0)
+			ns = 0;
+		ts_.tv_sec = static_cast<time_t>(ns / 1000000000);
+		ts_.tv_nsec = static_cast<long>(ns % 1000000000);
+	}
+	/** Now + @p d (0 or negative: already past). */
+	template <class Rep, class Period>
+	static deadline in(std::chrono::duration<Rep, Period> d) noexcept
+	{
+		auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(d)
+				  .count();
+		struct timespec ts;
+
+		nshm_deadline_in(&ts, ns > 0 ? static_cast<uint64_t>(ns) : 0);
+		return deadline(&ts);
+	}
+	/** For the C API: NULL when there is none. */
+	const struct timespec *get() const noexcept
+	{
+		return set_ ? &ts_ : nullptr;
+	}
+
+private:
+	struct timespec ts_;
+	bool set_;
+};
+
+/* ---- segments ---------------------------------------------------------- */
+
+/* One mapping of a segment (nshm_seg_attach()); detached on destruction. */
+class mapping {
+public:
+	mapping() noexcept = default;
+	explicit mapping(void *addr) noexcept : addr_(addr) {}
+	mapping(mapping &&o) noexcept : addr_(std::exchange(o.addr_, nullptr)) {}
+	mapping &operator=(mapping &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			addr_ = std::exchange(o.addr_, nullptr);
+		}
+		return *this;
+	}
+	mapping(const mapping &) = delete;
+	mapping &operator=(const mapping &) = delete;
+	~mapping() { reset(); }
+
+	void *get() const noexcept { return addr_; }
+	template <class T> T *as() const noexcept { return static_cast<T *>(addr_); }
+	explicit operator bool() const noexcept { return addr_ != nullptr; }
+	/** Give up ownership: the caller detaches. */
+	void *release() noexcept { return std::exchange(addr_, nullptr); }
+	/** Detach now. @return as nshm_seg_detach() (-EBUSY keeps it mapped). */
+	std::error_code detach() noexcept
+	{
+		int rc = addr_ ? nshm_seg_detach(nullptr, addr_) : 0;
+
+		if (rc == 0)
+			addr_ = nullptr;
+		return error_from(rc);
+	}
+
+private:
+	void reset() noexcept
+	{
+		if (addr_ != nullptr)
+			nshm_seg_detach(nullptr, addr_);
+		addr_ = nullptr;
+	}
+	void *addr_ = nullptr;
+};
+
+/* A segment handle (nshm_seg_open()); closed on destruction. Mappings live
+ * on after the handle is closed, as in C. */
+class segment {
+public:
+	segment() noexcept = default;
+	explicit segment(struct nshm_seg *s) noexcept : s_(s) {}
+	segment(segment &&o) noexcept : s_(std::exchange(o.s_, nullptr)) {}
+	segment &operator=(segment &&o) noexcept
+	{
+		if (this != &o) {
+			close();
+			s_ = std::exchange(o.s_, nullptr);
+		}
+		return *this;
+	}
+	segment(const segment &) = delete;
+	segment &operator=(const segment &) = delete;
+	~segment() { close(); }
+
+	/** nshm_seg_open(); on failure @p ec is set and the handle empty. */
+	static segment open(const char *name, std::size_t size,
+			    unsigned int flags, unsigned int mode,
+			    std::error_code &ec) noexcept
+	{
+		struct nshm_seg *s = nullptr;
+
+		ec = error_from(nshm_seg_open(name, size, flags, mode, &s));
+		return ec ? segment() : segment(s);
+	}
+	/** nshm_seg_attach(). */
+	mapping attach(unsigned int flags, std::error_code &ec) noexcept
+	{
+		void *addr = nullptr;
+
+		ec = error_from(nshm_seg_attach(s_, flags, &addr));
+		return ec ? mapping() : mapping(addr);
+	}
+#if NSHM_HPP_EXCEPTIONS
+	static segment open(const char *name, std::size_t size,
+			    unsigned int flags = NSHM_CREATE,
+			    unsigned int mode = 0)
+	{
+		std::error_code ec;
+		segment s = open(name, size, flags, mode, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::segment::open", name);
+		return s;
+	}
+	mapping attach(unsigned int flags = 0)
+	{
+		std::error_code ec;
+		mapping m = attach(flags, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::segment::attach", nullptr);
+		return m;
+	}
+#endif
+	std::size_t size() const noexcept { return nshm_seg_size(s_); }
+	std::error_code stat(struct nshm_seg_info &info) const noexcept
+	{
+		return error_from(nshm_seg_stat(s_, &info));
+	}
+	struct nshm_seg *get() const noexcept { return s_; }
+	explicit operator bool() const noexcept { return s_ != nullptr; }
+	struct nshm_seg *release() noexcept { return std::exchange(s_, nullptr); }
+	/** Close the handle now (a no-op when empty). */
+	std::error_code close() noexcept
+	{
+		int rc = s_ ? nshm_seg_close(s_) : 0;
+
+		s_ = nullptr;
+		return error_from(rc);
+	}
+	/** nshm_seg_delete(): remove the name. */
+	static std::error_code remove(const char *name) noexcept
+	{
+		return error_from(nshm_seg_delete(name));
+	}
+
+private:
+	struct nshm_seg *s_ = nullptr;
+};
+
+/* ---- untyped ring ------------------------------------------------------ */
+
+/* A ring handle (struct nshm_ring); closed on destruction. */
+class ring {
+public:
+	ring() noexcept = default;
+	explicit ring(struct nshm_ring *r) noexcept : r_(r) {}
+	ring(ring &&o) noexcept : r_(std::exchange(o.r_, nullptr)) {}
+	ring &operator=(ring &&o) noexcept
+	{
+		if (this != &o) {
+			close();
+			r_ = std::exchange(o.r_, nullptr);
+		}
+		return *this;
+	}
+	ring(const ring &) = delete;
+	ring &operator=(const ring &) = delete;
+	~ring() { close(); }
+
+	/** nshm_ring_create(). */
+	static ring create(const char *name, kind k,
+			   const struct nshm_ring_type &type, uint32_t capacity,
+			   role ro, unsigned int flags, unsigned int mode,
+			   std::error_code &ec) noexcept
+	{
+		struct nshm_ring *r = nullptr;
+
+		ec = error_from(nshm_ring_create(
+			name, static_cast<enum nshm_ring_kind>(k), &type,
+			capacity, static_cast<enum nshm_ring_role>(ro), flags,
+			mode, &r));
+		return ec ? ring() : ring(r);
+	}
+	/** nshm_ring_attach() (@p type NULL: observers only). */
+	static ring attach(const char *name, kind k,
+			   const struct nshm_ring_type *type, role ro,
+			   unsigned int flags, std::error_code &ec) noexcept
+	{
+		struct nshm_ring *r = nullptr;
+
+		ec = error_from(nshm_ring_attach(
+			name, static_cast<enum nshm_ring_kind>(k), type,
+			static_cast<enum nshm_ring_role>(ro), flags, &r));
+		return ec ? ring() : ring(r);
+	}
+	/** nshm_ring_delete(). */
+	static std::error_code remove(const char *name) noexcept
+	{
+		return error_from(nshm_ring_delete(name));
+	}
+
+	struct nshm_ring *get() const noexcept { return r_; }
+	explicit operator bool() const noexcept { return r_ != nullptr; }
+	struct nshm_ring *release() noexcept { return std::exchange(r_, nullptr); }
+	/** Give the role back and free the handle now (no-op when empty). */
+	std::error_code close() noexcept
+	{
+		int rc = r_ ? nshm_ring_close(r_) : 0;
+
+		r_ = nullptr;
+		return error_from(rc);
+	}
+
+	std::error_code stats(struct nshm_ring_stats &st) const noexcept
+	{
+		return error_from(nshm_ring_stats(r_, &st));
+	}
+	std::error_code check() const noexcept
+	{
+		return error_from(nshm_ring_check(r_));
+	}
+	std::error_code set_wait(const struct nshm_wait_strategy *ws) noexcept
+	{
+		return error_from(nshm_ring_set_wait(r_, ws));
+	}
+	uint32_t capacity() const noexcept { return nshm_ring_capacity(r_); }
+	uint32_t elem_size() const noexcept { return nshm_ring_elem_size(r_); }
+	uint64_t position() const noexcept { return nshm_ring_position(r_); }
+	/** The sticky fast-path error (nshm_ring_error()), if any. */
+	std::error_code error() const noexcept
+	{
+		return error_from(nshm_ring_error(r_));
+	}
+	void clear_error() noexcept { nshm_ring_clear_error(r_); }
+
+private:
+	struct nshm_ring *r_ = nullptr;
+};
+
+/* ---- typed rings ------------------------------------------------------- */
+
+/* element_traits<T>::seq_offset when T has no seq field. */
+inline constexpr uint32_t no_seq_field = UINT32_MAX;
+
+namespace detail {
+/* T's name as the compiler spells it (gcc and clang agree on plain and
+ * namespaced class names). Parsed once, at create/attach. */
+template <class T> const char *type_name() noexcept
+{
+	static const std::string name = [](std::string_view f) {
+		std::size_t b = f.find("T = "), e;
+
+		if (b == std::string_view::npos)
+			return std::string();
+		b += 4;
+		e = f.find_first_of(";]", b);
+		return std::string(f.substr(b, e == std::string_view::npos
+							? std::string_view::npos
+							: e - b));
+	}(__PRETTY_FUNCTION__);
+	return name.c_str();
+}
+} // namespace detail
+
+/*
+ * What a typed ring records about T. Specialise it (NSHM_ELEMENT) to pick
+ * the name and version, or to give T a seq field (NSHM_ELEMENT_SEQ).
+ */
+template <class T> struct element_traits {
+	static const char *name() noexcept { return detail::type_name<T>(); }
+	static constexpr uint32_t version = 1;
+	static constexpr uint32_t seq_offset = no_seq_field;
+};
+
+/* NSHM_ELEMENT(T, "name", version): at global scope, once per type. */
+#define NSHM_ELEMENT(T, NAME, VER)                                          \
+	template <> struct nshm::element_traits<T> {                        \
+		static const char *name() noexcept { return NAME; }         \
+		static constexpr uint32_t version = (VER);                  \
+		static constexpr uint32_t seq_offset = nshm::no_seq_field;  \
+	}
+
+/* The same for a T whose uint64_t @p FIELD is the ring's seq word. */
+#define NSHM_ELEMENT_SEQ(T, NAME, VER, FIELD)                               \
+	template <> struct nshm::element_traits<T> {                        \
+		static const char *name() noexcept { return NAME; }         \
+		static constexpr uint32_t version = (VER);                  \
+		static constexpr uint32_t seq_offset =                      \
+			static_cast<uint32_t>(offsetof(T, FIELD));          \
+	}
+
+/* A burst from reserve_n()/peek_n(): element i is b[i] (strided slots). */
+template <class T> class burst {
+public:
+	burst() noexcept : s_{} {}
+	uint32_t size() const noexcept { return s_.n1 + s_.n2; }
+	bool empty() const noexcept { return size() == 0; }
+	T &operator[](uint32_t i) const noexcept
+	{
+		return *static_cast<T *>(nshm_ring_span_at(&s_, i));
+	}
+	/** The C view (two strided runs). */
+	const struct nshm_ring_span &span() const noexcept { return s_; }
+	struct nshm_ring_span *c_span() noexcept { return &s_; }
+
+private:
+	struct nshm_ring_span s_;
+};
+
+/*
+ * A typed single-producer single-consumer ring of T. The data path is the
+ * C inline one, with sizeof(T) as a constant: push() compiles to what
+ * NSHM_RING_DEFINE's _push() does.
+ */
+template <class T, class Traits = element_traits<T>> class spsc {
+	static_assert(std::is_trivially_copyable<T>::value,
+		      "nshm::spsc<T>: T must be trivially copyable (it is "
+		      "copied with memcpy between processes)");
+	static_assert(std::is_standard_layout<T>::value,
+		      "nshm::spsc<T>: T must be standard-layout (the same "
+		      "layout in every process and language)");
+	static_assert(sizeof(T) <= NSHM_RING_ELEM_MAX &&
+			      alignof(T) <= NSHM_RING_ALIGN_MAX,
+		      "nshm::spsc<T>: T too big or too aligned");
+	static_assert(Traits::seq_offset == no_seq_field ||
+			      (Traits::seq_offset % 8 == 0 &&
+			       Traits::seq_offset + 8 <= sizeof(T) &&
+			       alignof(T) >= 8),
+		      "nshm::spsc<T>: the seq field must be an aligned "
+		      "8-byte member");
+	static constexpr std::size_t skip_ =
+		Traits::seq_offset == no_seq_field ? sizeof(T)
+						   : Traits::seq_offset;
+
+public:
+	using value_type = T;
+	using traits_type = Traits;
+
+	spsc() noexcept = default;
+	spsc(spsc &&) noexcept = default;
+	spsc &operator=(spsc &&) noexcept = default;
+	spsc(const spsc &) = delete;
+	spsc &operator=(const spsc &) = delete;
+	~spsc() = default; /* ring's destructor closes */
+
+	/** The struct nshm_ring_type this ring records. */
+	static const struct nshm_ring_type &type() noexcept
+	{
+		static const struct nshm_ring_type t = {
+			Traits::name(),
+			Traits::version,
+			static_cast<uint32_t>(sizeof(T)),
+			static_cast<uint32_t>(alignof(T)),
+			Traits::seq_offset == no_seq_field
+				? 0u
+				: NSHM_RING_TYPE_SEQ_FIELD,
+			Traits::seq_offset == no_seq_field ? 0u
+							   : Traits::seq_offset,
+		};
+		return t;
+	}
+
+	/** Create the ring @p name (capacity: a power of two). */
+	static spsc create(const char *name, uint32_t capacity, role ro,
+			   unsigned int flags, unsigned int mode,
+			   std::error_code &ec) noexcept
+	{
+		return spsc(ring::create(name, kind::spsc, type(), capacity, ro,
+					 flags, mode, ec));
+	}
+	static spsc create(const char *name, uint32_t capacity, role ro,
+			   std::error_code &ec) noexcept
+	{
+		return create(name, capacity, ro, 0, 0, ec);
+	}
+	/** Attach to @p name; another T there: nshm::errc::type. */
+	static spsc attach(const char *name, role ro, unsigned int flags,
+			   std::error_code &ec) noexcept
+	{
+		return spsc(ring::attach(name, kind::spsc, &type(), ro, flags,
+					 ec));
+	}
+	static spsc attach(const char *name, role ro,
+			   std::error_code &ec) noexcept
+	{
+		return attach(name, ro, 0, ec);
+	}
+#if NSHM_HPP_EXCEPTIONS
+	static spsc create(const char *name, uint32_t capacity, role ro,
+			   unsigned int flags = 0, unsigned int mode = 0)
+	{
+		std::error_code ec;
+		spsc q = create(name, capacity, ro, flags, mode, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::spsc::create", name);
+		return q;
+	}
+	static spsc attach(const char *name, role ro, unsigned int flags = 0)
+	{
+		std::error_code ec;
+		spsc q = attach(name, ro, flags, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::spsc::attach", name);
+		return q;
+	}
+#endif
+	static std::error_code remove(const char *name) noexcept
+	{
+		return ring::remove(name);
+	}
+
+	/* -- producer -- */
+	T *reserve() noexcept { return static_cast<T *>(nshm_ring_reserve(h())); }
+	void commit() noexcept { nshm_ring_commit(h()); }
+	burst<T> reserve_n(uint32_t n) noexcept
+	{
+		burst<T> b;
+
+		nshm_ring_reserve_n(h(), n, b.c_span());
+		return b;
+	}
+	void commit_n(uint32_t n) noexcept { nshm_ring_commit_n(h(), n); }
+	/** Copy @p v in (around the seq field, if any). @return false: full. */
+	bool push(const T &v) noexcept
+	{
+		struct nshm_ring *r = h();
+		void *slot = nshm_ring_reserve(r);
+
+		if (slot == nullptr)
+			return false;
+		nshm__copy_skip(slot, &v, sizeof(T), skip_);
+		nshm_ring_commit(r);
+		return true;
+	}
+	/** Copy up to @p n in, one publication. @return how many. */
+	uint32_t push_n(const T *v, uint32_t n) noexcept
+	{
+		burst<T> b = reserve_n(n);
+
+		n = b.size();
+		for (uint32_t i = 0; i < n; i++)
+			nshm__copy_skip(&b[i], v + i, sizeof(T), skip_);
+		if (n != 0)
+			nshm_ring_commit_n(h(), n);
+		return n;
+	}
+	/** push(), waiting for room until @p dl. */
+	std::error_code push_wait(const T &v, deadline dl = deadline()) noexcept
+	{
+		while (!push(v)) {
+			int rc = nshm_ring_wait_writable(h(), dl.get());
+
+			if (rc < 0)
+				return error_from(rc);
+		}
+		return std::error_code();
+	}
+
+	/* -- consumer -- */
+	T *peek() noexcept { return static_cast<T *>(nshm_ring_peek(h())); }
+	void release() noexcept { nshm_ring_release(h()); }
+	burst<T> peek_n(uint32_t n) noexcept
+	{
+		burst<T> b;
+
+		nshm_ring_peek_n(h(), n, b.c_span());
+		return b;
+	}
+	void release_n(uint32_t n) noexcept { nshm_ring_release_n(h(), n); }
+	/** Copy the oldest element out. @return false: empty. */
+	bool pop(T &v) noexcept
+	{
+		struct nshm_ring *r = h();
+		const void *slot = nshm_ring_peek(r);
+
+		if (slot == nullptr)
+			return false;
+		std::memcpy(static_cast<void *>(&v), slot, sizeof(T));
+		nshm_ring_release(r);
+		return true;
+	}
+	std::optional<T> pop() noexcept
+	{
+		T v;
+
+		if (!pop(v))
+			return std::nullopt;
+		return v;
+	}
+	uint32_t pop_n(T *v, uint32_t n) noexcept
+	{
+		burst<T> b = peek_n(n);
+
+		n = b.size();
+		for (uint32_t i = 0; i < n; i++)
+			std::memcpy(static_cast<void *>(v + i), &b[i], sizeof(T));
+		if (n != 0)
+			nshm_ring_release_n(h(), n);
+		return n;
+	}
+	/** pop(), waiting for data until @p dl. */
+	std::error_code pop_wait(T &v, deadline dl = deadline()) noexcept
+	{
+		while (!pop(v)) {
+			int rc = nshm_ring_wait_readable(h(), dl.get());
+
+			if (rc < 0)
+				return error_from(rc);
+		}
+		return std::error_code();
+	}
+#if NSHM_HPP_HAVE_SPAN
+	uint32_t push_n(std::span<const T> v) noexcept
+	{
+		return push_n(v.data(), clamp(v.size()));
+	}
+	uint32_t pop_n(std::span<T> v) noexcept
+	{
+		return pop_n(v.data(), clamp(v.size()));
+	}
+#endif
+
+	/* -- either side -- */
+	uint32_t capacity() const noexcept { return r_.capacity(); }
+	uint64_t position() const noexcept { return r_.position(); }
+	std::error_code error() const noexcept { return r_.error(); }
+	void clear_error() noexcept { r_.clear_error(); }
+	std::error_code stats(struct nshm_ring_stats &st) const noexcept
+	{
+		return r_.stats(st);
+	}
+	std::error_code check() const noexcept { return r_.check(); }
+	std::error_code set_wait(const struct nshm_wait_strategy *ws) noexcept
+	{
+		return r_.set_wait(ws);
+	}
+	std::error_code close() noexcept { return r_.close(); }
+	explicit operator bool() const noexcept { return bool(r_); }
+	struct nshm_ring *get() const noexcept { return r_.get(); }
+	/** The untyped handle (still owned by this one). */
+	ring &untyped() noexcept { return r_; }
+
+private:
+	explicit spsc(ring &&r) noexcept : r_(std::move(r)) {}
+	struct nshm_ring *h() const noexcept { return r_.get(); }
+#if NSHM_HPP_HAVE_SPAN
+	static uint32_t clamp(std::size_t n) noexcept
+	{
+		return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+	}
+#endif
+	ring r_;
+};
+
+} // namespace nshm
+
+namespace std {
+template <> struct is_error_code_enum<nshm::errc> : true_type {};
+} // namespace std
+
+#endif /* NSHM_NSHM_HPP */

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef NSHM_TEST_XLANG_H
+#define NSHM_TEST_XLANG_H
+
+/*
+ * The element types a C producer (xlang_producer.c) and a C++ consumer
+ * (test_xlang.cc) share, included by both. The asserts hold in both
+ * languages: the same layout on both sides of the ring.
+ */
+#include <nshm/ring.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct xl_tick {
+	uint64_t seq;
+	uint32_t instrument, qty;
+	double bid, ask;
+	uint64_t check; /* seq ^ XL_KEY: the whole element arrived */
+};
+
+/* A 64-byte element whose ring_seq is the ring's sequence word. */
+struct xl_line {
+	uint64_t id;
+	uint64_t ring_seq;
+	uint64_t words[6]; /* words[i] = id * (i + 1) */
+};
+
+#define XL_KEY 0x9e3779b97f4a7c15ull
+#define XL_COUNT 100000u /* per ring */
+#define XL_CAPACITY 256u
+
+NSHM_STATIC_ASSERT(sizeof(struct xl_tick) == 40 &&
+			   offsetof(struct xl_tick, bid) == 16 &&
+			   offsetof(struct xl_tick, check) == 32,
+		   "xl_tick layout");
+NSHM_STATIC_ASSERT(sizeof(struct xl_line) == 64 &&
+			   offsetof(struct xl_line, ring_seq) == 8,
+		   "xl_line layout");
+/* The ring header and handle: the same in C and C++. */
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_shared) == NSHM_RING_HDR_SIZE &&
+			   offsetof(struct nshm_ring_shared, prod) == 256 &&
+			   sizeof(struct nshm_ring_side) == 128 &&
+			   offsetof(struct nshm_ring_side, waits) == 16 &&
+			   sizeof(struct nshm_event) == 4 &&
+			   sizeof(struct nshm_mutex) % 64 == 0,
+		   "shared layout");
+
+#endif /* NSHM_TEST_XLANG_H */

@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Every public macro and inline function of nshm's C headers, used once,
+ * with results checked. header_matrix.sh compiles this file as C11, C17,
+ * C++17, C++20 and C++23 with gcc and clang at every -O level, with
+ * -Werror, and runs it: a header that warns, or an inline fast path that
+ * miscompiles, fails the test. check_coverage.py fails the test when a
+ * public header gains a macro or inline function this file does not name.
+ *
+ * To cover a new one: use it in one of the t_*() functions below (or add
+ * a t_*() function and call it from main()), and check what it returns.
+ */
+#include <nshm/nshm.h>
+#ifdef NSHM_HDR_HAVE_NSPR
+#include <nshm/prshm.h>
+#endif
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CHECK(c)                                                           \
+	do {                                                               \
+		if (!(c)) {                                                \
+			fprintf(stderr, "%s:%d: check failed: %s (%s)\n",  \
+				__FILE__, __LINE__, #c, nshm_errdetail()); \
+			exit(1);                                           \
+		}                                                          \
+	} while (0)
+
+struct t_elem {
+	uint64_t a;
+	uint32_t b, c;
+};
+struct s_elem {
+	uint64_t x;
+	uint64_t ring_seq; /* the ring's */
+	uint64_t y[2];
+};
+
+/* Every typed-ring macro. */
+NSHM_RING_DEFINE(t_ring, struct t_elem)
+NSHM_RING_DEFINE_VERSION(tv_ring, struct t_elem, 7)
+NSHM_RING_DEFINE_SEQ(s_ring, struct s_elem, ring_seq)
+NSHM_RING_DEFINE_SEQ_VERSION(sv_ring, struct s_elem, ring_seq, 3)
+
+/* ---- compile-time constants and layout -------------------------------- */
+
+NSHM_API int t_api_declared(void); /* NSHM_API in a declaration */
+
+struct t_aligned {
+	char c NSHM_ALIGNED(NSHM_CACHELINE);
+};
+
+NSHM_STATIC_ASSERT(NSHM_VERSION_MAJOR == 0 && NSHM_VERSION_MINOR >= 1 &&
+			   NSHM_VERSION_PATCH >= 0,
+		   "version");
+NSHM_STATIC_ASSERT(NSHM_EBASE == 4096 && NSHM_ELAST > NSHM_EKIND, "errc");
+NSHM_STATIC_ASSERT(NSHM_ALIGNOF(struct t_aligned) == NSHM_CACHELINE &&
+			   NSHM_LINE_PAIR == 2 * NSHM_CACHELINE,
+		   "alignment");
+NSHM_STATIC_ASSERT(sizeof(NSHM_ATOMIC(uint64_t)) == 8 &&
+			   sizeof(NSHM_ATOMIC(uint32_t)) == 4,
+		   "atomics are plain words");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_event) == 4 &&
+			   offsetof(struct nshm_event, word) == 0,
+		   "event");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_shared) == NSHM_RING_HDR_SIZE &&
+			   offsetof(struct nshm_ring_shared, cons) == 384 &&
+			   offsetof(struct nshm_ring_side, ev) == 8 &&
+			   offsetof(struct nshm_ring_ctl, producer_peer) == 32,
+		   "ring header layout");
+NSHM_STATIC_ASSERT(NSHM_RING_MAGIC == 0x474e5252u && NSHM_RING_VERSION >= 3 &&
+			   NSHM_RING_TYPE_NAME_MAX == 47,
+		   "ring constants");
+NSHM_STATIC_ASSERT(NSHM_RING_SEQ(5) == (5 | NSHM_RING_SEQ_PUB) &&
+			   NSHM_RING_CFG_ELEM_SEQ == 1u &&
+			   NSHM_RING_PREFETCH >= 64,
+		   "seq");
+NSHM_STATIC_ASSERT(NSHM_RING_CAPACITY_MAX == (1u << 30) &&
+			   NSHM_RING_ELEM_MAX == (1u << 24) &&
+			   NSHM_RING_BYTES_MAX == (1ull << 40) &&
+			   NSHM_RING_ALIGN_MAX == 4096u,
+		   "ring limits");
+NSHM_STATIC_ASSERT((NSHM_RING_CREATE_FLAGS & NSHM_HUGEPAGES) &&
+			   (NSHM_RING_ATTACH_FLAGS & NSHM_ALLOW_OTHER_OWNER) &&
+			   !(NSHM_RING_ATTACH_FLAGS & NSHM_CREATE),
+		   "ring flags");
+NSHM_STATIC_ASSERT(NSHM_NAME_MAX == 200 && NSHM_SEG_HDR_SIZE == 4096u &&
+			   NSHM_MODE_DEFAULT == 0600u &&
+			   NSHM_SEG_INIT_TIMEOUT_MS > 0,
+		   "segment constants");
+NSHM_STATIC_ASSERT((NSHM_CREATE | NSHM_EXCL | NSHM_PREFAULT | NSHM_MLOCK |
+			    NSHM_READONLY) == 0x57u,
+		   "segment flags");
+NSHM_STATIC_ASSERT(NSHM_EVENT_WAITERS == 1u && NSHM_WAIT_SPINS_DEFAULT > 0 &&
+			   NSHM_WAIT_YIELDS_DEFAULT > 0 &&
+			   NSHM_WAIT_SLICE_MS_DEFAULT > 0 && NSHM_PEER_MAX >= 2,
+		   "sync constants");
+NSHM_STATIC_ASSERT(NSHM_RING_TYPE_SEQ_FIELD == 1u, "type flag");
+#ifdef NSHM_TSAN
+NSHM_STATIC_ASSERT(NSHM_TSAN == 1, "NSHM_TSAN is 1 when defined");
+#endif
+
+static NSHM_ALWAYS_INLINE int t_always_inline(int x)
+{
+	return x + 1;
+}
+
+static NSHM_MAYBE_UNUSED int t_never_called(void)
+{
+	return 0;
+}
+
+static char ring_name[64];
+
+static const char *rname(const char *tag)
+{
+	snprintf(ring_name, sizeof(ring_name), "nshmt-hdr-%d-%s", (int)getpid(),
+		 tag);
+	nshm_ring_delete(ring_name); /* a crashed earlier run */
+	return ring_name;
+}
+
+/* ---- compiler.h, common.h --------------------------------------------- */
+
+static void t_compiler(void)
+{
+	int hits = 0;
+
+	if (nshm_likely(t_always_inline(1) == 2))
+		hits++;
+	if (nshm_unlikely(hits == 0))
+		hits = 100;
+	NSHM_ASSERT(hits == 1);
+	nshm_cpu_relax();
+	CHECK(hits == 1);
+	CHECK(strlen(nshm_strerror(-NSHM_ETYPE)) > 0);
+	CHECK(nshm_errdetail() != NULL);
+}
+
+/* ---- sync.h ----------------------------------------------------------- */
+
+static void t_event(void)
+{
+	struct nshm_event ev;
+	struct timespec past;
+	uint32_t key, before;
+
+	nshm_event_init(&ev);
+	nshm_event_notify(&ev); /* nobody waits: no system call, no change */
+	before = atomic_load_explicit(&ev.word, memory_order_relaxed);
+	CHECK(before == 0);
+	key = nshm_event_prepare(&ev);
+	CHECK((key & NSHM_EVENT_WAITERS) != 0);
+	nshm_event_notify(&ev); /* a waiter announced: epoch moves */
+	CHECK(atomic_load_explicit(&ev.word, memory_order_relaxed) != key);
+	/* The epoch moved since prepare: returns at once. */
+	CHECK(nshm_event_wait(&ev, key, nshm_deadline_in(&past, 0)) == 0);
+}
+
+/* ---- prshm.h ---------------------------------------------------------- */
+
+static void t_nspr(void)
+{
+#ifdef NSHM_HDR_HAVE_NSPR
+	char buf[NSHM_NAME_MAX + 1];
+
+	CHECK(nshm_nspr_name("/tmp/x.y", buf, sizeof(buf)) == 19);
+	CHECK(strcmp(buf, NSHM_NSPR_PREFIX "_2Ftmp_2Fx_2Ey") == 0);
+	CHECK(NSHM_NSPR_NAME_SIZE == 1024);
+	CHECK(nshm_nspr_name("", buf, sizeof(buf)) == -ENOENT);
+#endif
+}
+
+/* ---- ring.h, bits/ring_spsc.h: the untyped inline data plane ---------- */
+
+static void t_ring_untyped(void)
+{
+	static const struct nshm_ring_type type =
+		NSHM_RING_TYPE_INIT(struct t_elem, 1);
+	const char *name = rname("u");
+	struct nshm_ring *p, *c;
+	struct nshm_ring_span sp;
+	struct t_elem in[4], out[4], *e;
+	struct timespec past;
+	uint32_t n, i;
+
+	memset(in, 0, sizeof(in));
+	memset(out, 0, sizeof(out));
+	CHECK(nshm_ring_create(name, NSHM_RING_SPSC, &type, 4,
+			       NSHM_RING_PRODUCER, 0, 0, &p) == 0);
+	CHECK(nshm_ring_attach(name, NSHM_RING_SPSC, &type, NSHM_RING_CONSUMER,
+			       0, &c) == 0);
+	CHECK(nshm_ring_capacity(p) == 4 && nshm_ring_capacity(c) == 4);
+	CHECK(nshm_ring_elem_size(c) == sizeof(struct t_elem));
+	CHECK(nshm_ring_error(p) == 0);
+
+	/* reserve/commit, peek/release */
+	e = (struct t_elem *)nshm_ring_reserve(p);
+	CHECK(e != NULL);
+	e->a = 11;
+	nshm_ring_commit(p);
+	CHECK(nshm_ring_position(p) == 1);
+	e = (struct t_elem *)nshm_ring_peek(c);
+	CHECK(e != NULL && e->a == 11);
+	nshm_ring_release(c);
+	CHECK(nshm_ring_peek(c) == NULL);
+
+	/* push/pop, push_n/pop_n across the wrap */
+	in[0].a = 21;
+	CHECK(nshm_ring_push(p, &in[0]));
+	CHECK(nshm_ring_pop(c, &out[0]) && out[0].a == 21);
+	for (i = 0; i < 4; i++)
+		in[i].a = 30 + i;
+	CHECK(nshm_ring_push_n(p, in, 4) == 4);
+	CHECK(!nshm_ring_push(p, &in[0])); /* full */
+	CHECK(nshm_ring_pop_n(c, out, 4) == 4);
+	for (i = 0; i < 4; i++)
+		CHECK(out[i].a == 30 + i);
+
+	/* reserve_n/commit_n, peek_n/release_n, span_at */
+	n = nshm_ring_reserve_n(p, 3, &sp);
+	CHECK(n == 3 && sp.n1 + sp.n2 == 3);
+	for (i = 0; i < n; i++)
+		((struct t_elem *)nshm_ring_span_at(&sp, i))->a = 40 + i;
+	nshm_ring_commit_n(p, n);
+	n = nshm_ring_peek_n(c, 4, &sp);
+	CHECK(n == 3);
+	for (i = 0; i < n; i++)
+		CHECK(((struct t_elem *)nshm_ring_span_at(&sp, i))->a == 40 + i);
+	nshm_ring_release_n(c, n);
+
+	/* blocking forms: data there, then a deadline in the past */
+	CHECK(nshm_ring_push_wait(p, &in[1], NULL) == 0);
+	CHECK(nshm_ring_pop_wait(c, &out[0], NULL) == 0 && out[0].a == 31);
+	CHECK(nshm_ring_push_n_wait(p, in, 2, NULL) == 2);
+	CHECK(nshm_ring_pop_n_wait(c, out, 4, NULL) == 2 && out[1].a == 31);
+	CHECK(nshm_ring_pop_wait(c, &out[0], nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+	CHECK(nshm_ring_pop_n_wait(c, out, 1, nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+
+	/* a call of the wrong role: -EPERM, sticky until cleared */
+	CHECK(nshm_ring_reserve(c) == NULL);
+	CHECK(nshm_ring_error(c) == -EPERM);
+	nshm_ring_clear_error(c);
+	CHECK(nshm_ring_error(c) == 0);
+	CHECK(nshm_ring_position(c) == 12);
+
+	CHECK(nshm_ring_close(c) == 0 && nshm_ring_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+
+/* ---- typed rings: every generated function ---------------------------- */
+
+static void t_ring_typed(void)
+{
+	const char *name = rname("t");
+	struct t_ring *p, *c;
+	struct tv_ring *bad;
+	struct t_ring_span sp;
+	struct t_elem v[3], *e;
+	struct timespec past;
+	uint32_t n, i;
+
+	memset(v, 0, sizeof(v));
+	CHECK(strcmp(t_ring_type()->name, "struct t_elem") == 0);
+	CHECK(tv_ring_type()->version == 7);
+	CHECK(t_ring_create(name, 4, NSHM_RING_PRODUCER, 0, 0, &p) == 0);
+	CHECK(t_ring_attach(name, NSHM_RING_CONSUMER, 0, &c) == 0);
+	/* the same type at another version: refused */
+	CHECK(tv_ring_attach(name, NSHM_RING_CONSUMER, 0, &bad) ==
+	      -NSHM_ETYPE);
+	CHECK(nshm_ring_capacity(t_ring_ring(p)) == 4);
+
+	e = t_ring_reserve(p);
+	CHECK(e != NULL);
+	e->a = 1;
+	t_ring_commit(p);
+	e = t_ring_peek(c);
+	CHECK(e != NULL && e->a == 1);
+	t_ring_release(c);
+
+	v[0].a = 2;
+	CHECK(t_ring_push(p, &v[0]));
+	CHECK(t_ring_pop(c, &v[1]) && v[1].a == 2);
+
+	for (i = 0; i < 3; i++)
+		v[i].a = 10 + i;
+	CHECK(t_ring_push_n(p, v, 3) == 3);
+	memset(v, 0, sizeof(v));
+	CHECK(t_ring_pop_n(c, v, 3) == 3 && v[2].a == 12);
+
+	n = t_ring_reserve_n(p, 3, &sp);
+	CHECK(n == 3 && t_ring_span_len(&sp) == 3);
+	for (i = 0; i < n; i++)
+		t_ring_span_at(&sp, i)->b = 20 + i;
+	t_ring_commit_n(p, n);
+	n = t_ring_peek_n(c, 3, &sp);
+	CHECK(n == 3);
+	for (i = 0; i < n; i++)
+		CHECK(t_ring_span_at(&sp, i)->b == 20 + i);
+	t_ring_release_n(c, n);
+
+	v[0].c = 99;
+	CHECK(t_ring_push_wait(p, &v[0], NULL) == 0);
+	CHECK(t_ring_pop_wait(c, &v[1], NULL) == 0 && v[1].c == 99);
+	CHECK(t_ring_pop_wait(c, &v[1], nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+
+	CHECK(t_ring_close(c) == 0 && t_ring_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+
+/* The seq-field macros: the ring owns ring_seq, push copies around it. */
+static void t_ring_seq(void)
+{
+	static const struct nshm_ring_type type =
+		NSHM_RING_TYPE_INIT_SEQ(struct s_elem, 3, ring_seq);
+	const char *name = rname("s");
+	struct sv_ring *p, *c;
+	struct s_ring *bad;
+	struct s_elem v, w;
+
+	CHECK(type.flags == NSHM_RING_TYPE_SEQ_FIELD &&
+	      type.seq_offset == offsetof(struct s_elem, ring_seq));
+	CHECK(sv_ring_type()->seq_offset == type.seq_offset);
+	CHECK(s_ring_type()->version == 1);
+	CHECK(sv_ring_create(name, 2, NSHM_RING_PRODUCER, 0, 0, &p) == 0);
+	CHECK(sv_ring_attach(name, NSHM_RING_CONSUMER, 0, &c) == 0);
+	CHECK(s_ring_attach(name, NSHM_RING_CONSUMER, 0, &bad) == -NSHM_ETYPE);
+	for (uint64_t k = 0; k < 5; k++) {
+		memset(&v, 0, sizeof(v));
+		v.x = k;
+		v.ring_seq = 0xdeadbeef; /* not copied */
+		v.y[1] = ~k;
+		CHECK(sv_ring_push(p, &v));
+		CHECK(sv_ring_pop(c, &w));
+		CHECK(w.x == k && w.y[1] == ~k && w.ring_seq != 0xdeadbeef);
+	}
+	CHECK(sv_ring_close(c) == 0 && sv_ring_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+
+int main(void)
+{
+	t_compiler();
+	t_event();
+	t_nspr();
+	t_ring_untyped();
+	t_ring_typed();
+	t_ring_seq();
+	printf("api_all: ok\n");
+	return 0;
+}
