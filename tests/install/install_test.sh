@@ -42,3 +42,45 @@ cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer_static" "$name-d"
 "$work/cmake/consumer_nspr" "$name-e"
 echo "install consumers: pkg-config shared+static, cmake nshm::nshm, nshm::nshm_static, nshm::nshm-nspr: ok"
+
+# 4. From any prefix, with no LD_LIBRARY_PATH: every installed tool finds
+# libnshm through its $ORIGIN-relative RUNPATH, and libnshm-nspr finds it
+# through its own (the NSPR program below does not even list libnshm: it
+# reaches it only through libnshm-nspr).
+unset LD_LIBRARY_PATH
+loads() { # TOOL ARGS...: runs, and did not fail to load a library
+	local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	if [ $rc -ne 0 ] || grep -q 'error while loading shared libraries' <<<"$out"; then
+		echo "installed $(basename "$1") ($*): exit $rc" >&2
+		echo "$out" | tail -5 >&2
+		readelf -d "$1" | grep -i 'runpath\|rpath' >&2 || true
+		exit 1
+	fi
+}
+ntools=0
+for tool in "$prefix"/bin/*; do
+	case $(basename "$tool") in
+	nshm) loads "$tool" list ;;
+	nshm-demo) loads "$tool" -n 20000 -l 2000 ;;
+	nshm-bench) loads "$tool" --list ;;
+	*) loads "$tool" --help ;;
+	esac
+	ntools=$((ntools + 1))
+done
+if [ "$ntools" -lt 3 ]; then
+	echo "expected nshm, nshm-demo and nshm-bench in $prefix/bin" >&2
+	exit 1
+fi
+if [ -f "$libdir/pkgconfig/nshm-nspr.pc" ]; then
+	# The program's own RUNPATH finds libnshm-nspr (as -rpath or a system
+	# directory would); --as-needed drops libnshm from its NEEDED list.
+	${CC:-cc} "${flags[@]}" -o "$work/nspr-prog" "$src/consumer_nspr.c" \
+		$(pkg-config --cflags nshm-nspr) -Wl,--as-needed \
+		-Wl,--enable-new-dtags,-rpath,"$libdir" $(pkg-config --libs nshm-nspr)
+	if readelf -d "$work/nspr-prog" | grep -q 'NEEDED.*libnshm\.so'; then
+		echo "note: the NSPR program links libnshm directly" >&2
+	fi
+	loads "$work/nspr-prog" "$name-f"
+fi
+echo "installed tools ($ntools) and an NSPR program run from $prefix with no LD_LIBRARY_PATH: ok"
