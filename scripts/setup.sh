@@ -4,7 +4,8 @@
 set -euo pipefail
 
 pkgs=(
-	build-essential cmake pkg-config
+	build-essential cmake pkg-config  # gcc, g++
+	clang           # tests/headers: every header under clang and clang++ too
 	libcmocka-dev   # every unit and multi-process test
 	liburcu-dev     # process-local tables of open segments
 	libhwloc-dev    # CPU placement for demos and benchmarks
