@@ -249,11 +249,11 @@ static void report_neighbour(FILE *f, const struct nb_result *nb)
 		nb->size, nb->period_us, nb->cpu[2], nb->cpu[3],
 		nb->shared ? "shared with the pair" : "cores of its own",
 		nb->sched);
-	fprintf(f, "%3s %-3s %7s %6s %7s %8s %9s %8s %6s | %6s %6s %7s %7s "
-		   "%6s | %7s %5s %6s\n",
+	fprintf(f, "%3s %-3s %7s %6s %7s %8s %9s %8s %6s %6s | %6s %6s %7s "
+		   "%7s %6s | %7s %5s %6s\n",
 		"rep", "run", "rtt p50", "p99", "p99.9", "p99.99", "max (ns)",
-		"samples", ">=10us", "nb msg", "parks", "wakeups", "parks/s",
-		"us/msg", "B/A p50", "p99", "p99.9");
+		"samples", ">=10us", "IPI/s", "nb msg", "parks", "wakeups",
+		"parks/s", "us/msg", "B/A p50", "p99", "p99.9");
 	for (unsigned r = 0; r < nb->nreps; r++) {
 		const struct nb_rep *q = &nb->reps[r];
 
@@ -265,10 +265,13 @@ static void report_neighbour(FILE *f, const struct nb_result *nb)
 			fmt_num(a[2], sizeof(a[2]), pr->p999, "%.0f");
 			fmt_num(a[3], sizeof(a[3]), pr->p9999, "%.0f");
 			fmt_num(a[4], sizeof(a[4]), pr->max, "%.0f");
-			fprintf(f, "%3u %-3s %7s %6s %7s %8s %9s %8llu %6llu",
+			fprintf(f, "%3u %-3s %7s %6s %7s %8s %9s %8llu %6llu "
+				   "%6.0f",
 				r + 1, side ? "B" : "A", a[0], a[1], a[2], a[3],
 				a[4], (unsigned long long)pr->samples,
-				(unsigned long long)pr->over_10us);
+				(unsigned long long)pr->over_10us,
+				pr->wall_s > 0 ? (double)pr->ipis / pr->wall_s
+					       : NAN);
 			if (!side || !q->nb_ok) {
 				fprintf(f, "\n");
 				continue;
@@ -298,8 +301,12 @@ static void report_neighbour(FILE *f, const struct nb_result *nb)
 		   "CPU\n",
 		nb->parks_per_s, nb->parks_per_msg * 100.0,
 		nb->cpu_us_per_msg, nb->cpu_pct);
-	fprintf(f, "(>=10us: round trips of 10 us or more, stalls; us/msg: "
-		   "the neighbour's CPU time per message%s)\n",
+	fprintf(f, "function-call IPIs on the pair's CPUs (membarrier's among "
+		   "them): %.0f/s alone, %.0f/s beside (medians)\n",
+		nb->alone_ipis_per_s, nb->beside_ipis_per_s);
+	fprintf(f, "(>=10us: round trips of 10 us or more, stalls; IPI/s: "
+		   "/proc/interrupts CAL on the pair's two CPUs over the run; "
+		   "us/msg: the neighbour's CPU time per message%s)\n",
 		nb->shared ? ", here also the time it takes the CPU from the "
 			     "pair" : "");
 	if (nb->note[0] != '\0')
@@ -507,9 +514,13 @@ static void json_nb_pair(FILE *f, const char *key, const struct nb_pair *p)
 	json_num(f, p->ok ? p->p9999 : NAN, "%.1f");
 	fprintf(f, ", \"max\": ");
 	json_num(f, p->ok ? p->max : NAN, "%.1f");
-	fprintf(f, ", \"samples\": %llu, \"over_10us\": %llu}",
+	fprintf(f, ", \"samples\": %llu, \"over_10us\": %llu, \"ipis\": %llu, "
+		   "\"wall_s\": ",
 		(unsigned long long)p->samples,
-		(unsigned long long)p->over_10us);
+		(unsigned long long)p->over_10us,
+		(unsigned long long)p->ipis);
+	json_num(f, p->ok ? p->wall_s : NAN, "%.3f");
+	fputc('}', f);
 }
 
 /* The neighbour experiment (issue 9), or null when it did not run. */
@@ -578,6 +589,10 @@ static void json_neighbour(FILE *f, const struct nb_result *nb)
 	json_num(f, nb->ran ? nb->alone_p999 : NAN, "%.1f");
 	fprintf(f, ", \"beside\": ");
 	json_num(f, nb->ran ? nb->beside_p999 : NAN, "%.1f");
+	fprintf(f, "},\n    \"pair_cpu_ipis_per_s\": {\"alone\": ");
+	json_num(f, nb->ran ? nb->alone_ipis_per_s : NAN, "%.1f");
+	fprintf(f, ", \"beside\": ");
+	json_num(f, nb->ran ? nb->beside_ipis_per_s : NAN, "%.1f");
 	fprintf(f, "},\n    \"consumer_parks_per_s\": ");
 	json_num(f, nb->ran ? nb->parks_per_s : NAN, "%.1f");
 	fprintf(f, ",\n    \"parks_per_msg\": ");

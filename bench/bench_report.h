@@ -68,6 +68,8 @@ struct nb_pair {
 	double p50, p99, p999, p9999, max;
 	uint64_t samples;
 	uint64_t over_10us; /* round trips of 10 us or more: stalls */
+	uint64_t ipis;	    /* function-call IPIs the pair's CPUs got */
+	double wall_s;	    /* the whole run, fork to exit */
 };
 
 struct nb_rep {
@@ -108,6 +110,7 @@ struct nb_result {
 	double r_p50, r_p99, r_p999;
 	double parks_per_s, cpu_pct, parks_per_msg, cpu_us_per_msg;
 	double alone_p999, beside_p999;
+	double alone_ipis_per_s, beside_ipis_per_s; /* pair's CPUs, both */
 };
 
 /*

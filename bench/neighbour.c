@@ -79,6 +79,49 @@ static void ts_from_ns(struct timespec *ts, uint64_t ns)
 	ts->tv_nsec = (long)(ns % 1000000000u);
 }
 
+/*
+ * Function-call interrupts (the "CAL" line of /proc/interrupts, what
+ * membarrier's IPIs and other smp_call_function()s raise) received so far
+ * by CPUs @p a and @p b together; 0 when they cannot be read.
+ */
+static uint64_t cal_ipis(int a, int b)
+{
+	char line[4096];
+	int col[256], ncol = 0;
+	uint64_t sum = 0;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (f == NULL || a < 0)
+		goto out;
+	if (fgets(line, sizeof(line), f) == NULL)
+		goto out;
+	for (char *t = strtok(line, " \t\n"); t && ncol < 256;
+	     t = strtok(NULL, " \t\n"))
+		col[ncol++] = strncmp(t, "CPU", 3) == 0 ? atoi(t + 3) : -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *end;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "CAL:", 4) != 0)
+			continue;
+		p += 4;
+		for (int i = 0; i < ncol; i++, p = end) {
+			unsigned long long v = strtoull(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (col[i] == a || (col[i] == b && b != a))
+				sum += v;
+		}
+		break;
+	}
+out:
+	if (f != NULL)
+		fclose(f);
+	return sum;
+}
+
 static int set_fifo(void)
 {
 	struct sched_param sp = { .sched_priority = 1 };
@@ -262,6 +305,7 @@ static int one_run(struct nb_state *s, const struct nb_result *res,
 	};
 	const struct bench_ctl *ctl;
 	char why[240] = "";
+	uint64_t ipis, t0;
 	int ret;
 
 	memset(pair, 0, sizeof(*pair));
@@ -289,8 +333,12 @@ static int one_run(struct nb_state *s, const struct nb_result *res,
 			return -1;
 		}
 	}
+	ipis = cal_ipis(res->cpu[0], res->cpu[1]);
+	t0 = mono_ns();
 	ret = bench_run_roles(&tp_neighbour, s, &p, beside ? 4 : 2, &res->pl,
 			      res->slot, why, sizeof(why));
+	pair->wall_s = (double)(mono_ns() - t0) / 1e9;
+	pair->ipis = cal_ipis(res->cpu[0], res->cpu[1]) - ipis;
 	ctl = bench_results();
 	if (ret == 0 && ctl->hist.count == 0) {
 		snprintf(why, sizeof(why), "no round trips timed");
@@ -408,7 +456,7 @@ void neighbour_run(const struct nb_options *o, const struct placement *main_pl,
 	static int instance = 1000000; /* apart from the main cases' */
 	struct nb_state s;
 	double v[3][BENCH_MAX_REPS], w[4][BENCH_MAX_REPS], a[BENCH_MAX_REPS],
-		b[BENCH_MAX_REPS];
+		b[BENCH_MAX_REPS], ia[BENCH_MAX_REPS], ib[BENCH_MAX_REPS];
 	unsigned k = 0, kn = 0;
 	bool fifo;
 
@@ -483,6 +531,8 @@ void neighbour_run(const struct nb_options *o, const struct placement *main_pl,
 		v[2][k] = rep->r_p999;
 		a[k] = rep->alone.p999;
 		b[k] = rep->beside.p999;
+		ia[k] = (double)rep->alone.ipis / rep->alone.wall_s;
+		ib[k] = (double)rep->beside.ipis / rep->beside.wall_s;
 		k++;
 		if (rep->nb_ok) {
 			w[0][kn] = rep->parks_per_s;
@@ -501,6 +551,8 @@ void neighbour_run(const struct nb_options *o, const struct placement *main_pl,
 	res->r_p999 = median_of(v[2], k);
 	res->alone_p999 = median_of(a, k);
 	res->beside_p999 = median_of(b, k);
+	res->alone_ipis_per_s = median_of(ia, k);
+	res->beside_ipis_per_s = median_of(ib, k);
 	res->parks_per_s = median_of(w[0], kn);
 	res->cpu_pct = median_of(w[1], kn);
 	res->parks_per_msg = median_of(w[2], kn);

@@ -16,9 +16,11 @@ TOP_KEYS = ("tool", "date", "cpu_model", "ncpus", "clock", "placement",
 # --neighbour on the command line it must be there.
 NB_KEYS = ("ran", "note", "transport", "mode", "size", "period_us", "run_ms",
            "sched", "cpus", "shared_cpus", "placement", "reps",
-           "median_ratio", "median_p999_ns", "consumer_parks_per_s",
+           "median_ratio", "median_p999_ns", "pair_cpu_ipis_per_s",
+           "consumer_parks_per_s",
            "parks_per_msg", "cpu_pct", "cpu_us_per_msg", "target")
-NB_PAIR_KEYS = ("p50", "p99", "p999", "p9999", "max", "samples", "over_10us")
+NB_PAIR_KEYS = ("p50", "p99", "p999", "p9999", "max", "samples", "over_10us",
+                "ipis", "wall_s")
 NB_NB_KEYS = ("msgs", "consumer_parks", "producer_wakeups", "wall_s",
               "consumer_parks_per_s", "cpu_pct", "cpu_us_per_msg")
 RATIO_KEYS = ("p50", "p99", "p999")
