@@ -37,19 +37,49 @@ NSHM_API struct timespec *nshm_deadline_in(struct timespec *ts, uint64_t ns);
 /* ---- robust mutex ----------------------------------------------------- */
 
 /*
- * A robust, process-shared, NORMAL-type mutex (no recursion, no error-check:
- * both misbehave across pid namespaces). Place it in a segment and
- * initialise it once, before anyone else can see it.
+ * A robust, process-shared mutex that keeps no pointer in shared memory.
+ * Place it inside a segment (a mapping made by nshm_seg_attach(), read-write)
+ * and initialise it once, before anyone else can see it; lock it from any
+ * thread of any process that attached that segment read-write (also from a
+ * forked child that inherited the mapping: it joins the segment's
+ * participant table on its first lock).
+ *
+ * The lock word holds the owner's participant id (see "peers" below: the
+ * id of the mapping it was locked through, shared by the threads of one
+ * process). A waiter that finds it held probes the owner's liveness token
+ * before sleeping and after each 10 ms sleep slice, and takes the lock
+ * over (-EOWNERDEAD) only when the token proves the owner dead: a slow,
+ * stopped or preempted owner keeps its lock. A thread that exits holding a
+ * lock marks it abandoned: the next locker gets -EOWNERDEAD too.
+ *
+ * Against a peer that scribbles the mutex's bytes (a bug, or a hostile
+ * process with write access), it guarantees:
+ *   - no crash and no wild access: no pointers, every id is bounded, the
+ *     only system calls are futex calls on the word itself;
+ *   - no wait past a deadline, and no wait forever without one: a garbage
+ *     owner is taken over with -EOWNERDEAD, a forged live owner's id makes
+ *     lockers wait (with a deadline: -ETIMEDOUT) as if it held the lock;
+ *   - a displaced holder learns it: unlock returns -NSHM_ECORRUPT.
+ * It cannot guarantee mutual exclusion against a scribbler (writing 0 or a
+ * dead owner's id frees the lock for a second owner), nor the protected
+ * data: repair after -EOWNERDEAD must validate what it reads.
+ *
+ * The segment's own control lock (attach, detach, reap) is different and
+ * stronger: it is held by the kernel (an OFD lock byte, or a SysV
+ * semaphore with SEM_UNDO), so no byte of shared memory can forge, steal or
+ * wedge it; a scribbled control block is repaired or reported
+ * (-NSHM_ECORRUPT, -EPROTO), never followed.
  */
 struct nshm_mutex {
-	pthread_mutex_t m;
-	_Atomic(uint32_t) generation; /* bumped by every owner-death repair */
-	uint32_t reserved;
+	NSHM_ATOMIC(uint32_t) word;	  /* 0 free; owner id | waiters bit */
+	NSHM_ATOMIC(uint32_t) state;	  /* consistent / repair due / lost */
+	NSHM_ATOMIC(uint32_t) generation; /* bumped by every owner-death repair */
+	uint32_t reserved[13];
 } __attribute__((aligned(64)));
 
 /**
  * Initialise @p m in place (must be 64-byte aligned).
- * @return 0, -EINVAL, or a negative errno from pthread.
+ * @return 0 or -EINVAL.
  */
 NSHM_API int nshm_mutex_init(struct nshm_mutex *m);
 
@@ -57,18 +87,25 @@ NSHM_API int nshm_mutex_init(struct nshm_mutex *m);
  * Lock, waiting until @p deadline (absolute CLOCK_MONOTONIC, NULL = forever;
  * a deadline already past means "try once").
  *
- * @return 0; -EOWNERDEAD: the previous owner died holding it, you now hold
- *         it, repair the protected state and call nshm_mutex_consistent()
- *         before unlocking; -ETIMEDOUT; -ENOTRECOVERABLE (an earlier owner
- *         unlocked after -EOWNERDEAD without repairing: recreate the
- *         segment); -EDEADLK (this thread holds it already); -EINVAL (NULL,
- *         malformed deadline); -ENOLCK (this thread holds 16 nshm mutexes,
- *         or the process 1024).
+ * @return 0; -EOWNERDEAD: the previous owner died holding it (or its thread
+ *         exited holding it), you now hold it, repair the protected state
+ *         and call nshm_mutex_consistent() before unlocking; -ETIMEDOUT;
+ *         -ENOTRECOVERABLE (an earlier owner unlocked after -EOWNERDEAD
+ *         without repairing: re-initialise it, in practice recreate the
+ *         segment); -EDEADLK (this thread holds it already); -EINVAL
+ *         (NULL, misaligned, not inside a read-write mapping of an nshm
+ *         segment in this process, malformed deadline); -ENOLCK (this
+ *         thread holds 16 nshm mutexes, or the process 512: nothing was
+ *         locked); -EUSERS (a forked child could not join the segment's
+ *         full participant table).
  */
 NSHM_API int nshm_mutex_lock(struct nshm_mutex *m,
 			     const struct timespec *deadline);
 
-/** @return 0, -EBUSY, -EOWNERDEAD, -ENOTRECOVERABLE, -EDEADLK, -EINVAL. */
+/**
+ * @return 0, -EBUSY, -EOWNERDEAD, -ENOTRECOVERABLE, -EDEADLK, -EINVAL,
+ *         -ENOLCK, -EUSERS (as nshm_mutex_lock()).
+ */
 NSHM_API int nshm_mutex_trylock(struct nshm_mutex *m);
 
 /**
@@ -85,7 +122,9 @@ NSHM_API int nshm_mutex_consistent(struct nshm_mutex *m);
  * @return 0; -EPERM (not held by this thread); -EINVAL (NULL);
  *         -ENOTRECOVERABLE: it was held after -EOWNERDEAD and
  *         nshm_mutex_consistent() was not called: it is unlocked, and is
- *         now unrecoverable for everyone (never silently).
+ *         now unrecoverable for everyone (never silently);
+ *         -NSHM_ECORRUPT: the word no longer named this owner (overwritten
+ *         in shared memory, or taken over): nothing was changed.
  */
 NSHM_API int nshm_mutex_unlock(struct nshm_mutex *m);
 
@@ -256,18 +295,26 @@ NSHM_API int nshm_event_await(struct nshm_event *ev, bool (*ready)(void *),
  * Death is detected by a token the participant holds for as long as its
  * mapping lives and that the kernel drops when the process dies, so it
  * survives pid reuse and pid namespaces and does not depend on which thread
- * attached:
+ * attached. Nothing in shared memory can forge or release it:
  *   POSIX / file segments: an open-file-description lock (F_OFD_SETLK) on
  *     one byte per slot (at offset 2^40 + slot, beyond any data) of the
  *     segment's file, held through a descriptor reopened from
- *     /proc/self/fd (close-on-exec; closed in a forked child).
- *   System V segments (no file): a robust mutex per slot, held by a
- *     per-process keeper thread that lives as long as the process.
- * pid and process start time are recorded for diagnostics only.
+ *     /proc/self/fd (close-on-exec; replaced in a forked child).
+ *   System V segments (no file): semaphore #slot of a semaphore set with the
+ *     segment's key and mode, held at 1 with SEM_UNDO (the kernel undoes it
+ *     when the process exits; a forked child does not inherit it; it does
+ *     survive execve(), so a process that execs keeps its slots until it
+ *     exits). nshm_seg_delete() removes the set with the segment.
+ * pid and process start time are recorded for diagnostics only; a token
+ * still held by a child forked a moment before its parent died is
+ * overruled by the parent's vanished pid where the pid namespace is ours.
+ * A peer that scribbles the table can make a participant look gone (its
+ * slot freed or its generation bumped) but never make a dead one look
+ * alive past its token, nor make any call crash or hang.
  */
 typedef uint64_t nshm_peer_t;
 
-#define NSHM_PEER_MAX 32u
+#define NSHM_PEER_MAX 128u
 
 /**
  * Id of the participant that this mapping is.
@@ -282,17 +329,18 @@ NSHM_API int nshm_peer_self(void *area, nshm_peer_t *id);
  * @return 1 alive, 0 dead or gone (detached, reaped, slot reused), or
  *         -EINVAL (bad @p area or a slot index >= NSHM_PEER_MAX),
  *         -NSHM_ECORRUPT (the table entry in shared memory is corrupt),
- *         -EOPNOTSUPP (a System V peer checked from a read-only mapping in
- *         another pid namespace).
+ *         another -errno when the token cannot be probed (e.g. the SysV
+ *         semaphore set was removed): "cannot tell", never "dead".
  */
 NSHM_API int nshm_peer_alive(void *area, nshm_peer_t id);
 
 /**
  * Reclaim the slots of dead participants (and of corrupt entries nobody
- * holds), under the segment's control mutex.
+ * holds), under the segment's control lock.
  * @return how many were reclaimed, or -EINVAL, -EROFS (read-only mapping),
- *         -ETIMEDOUT (the control mutex stayed busy for 5 s: a stuck
- *         holder), -ENOTRECOVERABLE (the control block was poisoned).
+ *         -ETIMEDOUT (the control lock stayed busy for 5 s: a stopped or
+ *         stuck holder; never taken from a live one), -NSHM_ECORRUPT or
+ *         -EPROTO (the control block's header was overwritten).
  */
 NSHM_API int nshm_peer_reap(void *area);
 
@@ -301,8 +349,8 @@ struct nshm_peer_info {
 	nshm_peer_t id;
 	int32_t pid;	      /* in the participant's pid namespace */
 	int32_t alive;	      /* nshm_peer_alive(): 1, 0 or -errno */
-	uint64_t start_ticks; /* /proc/<pid>/stat starttime (clock ticks) */
-	uint64_t attach_ns;   /* CLOCK_REALTIME at attach */
+	uint64_t start_ticks; /* low 32 bits of /proc/<pid>/stat starttime */
+	uint64_t attach_ns;   /* 0: not recorded since control block v2 */
 	bool self;	      /* this mapping */
 	bool readonly;	      /* unused (observers are not listed): false */
 };

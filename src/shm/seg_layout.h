@@ -99,12 +99,18 @@ struct nshm__seg_hooks {
 	int (*init)(struct nshm_seg_hdr *hdr);
 	/*
 	 * After a mapping is made. @fd is the handle's descriptor (-1 for
-	 * SysV). Fill *cookie; a negative return undoes the attach.
+	 * SysV), @shmid the SysV id (-1 otherwise). Fill *cookie; a negative
+	 * return undoes the attach.
 	 */
-	int (*attached)(struct nshm_seg_hdr *hdr, int fd, bool readonly,
-			uint64_t *cookie);
+	int (*attached)(struct nshm_seg_hdr *hdr, int fd, int shmid,
+			bool readonly, uint64_t *cookie);
 	/* Before a mapping goes. -EBUSY refuses the detach. */
 	int (*detaching)(struct nshm_seg_hdr *hdr, uint64_t cookie);
+	/*
+	 * nshm_seg_delete() removed the SysV segment with @key, owned by
+	 * @uid: the sync layer removes its semaphore set (liveness tokens).
+	 */
+	void (*sysv_removed)(int key, unsigned int uid);
 };
 
 void nshm__seg_set_hooks(const struct nshm__seg_hooks *hooks);

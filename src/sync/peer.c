@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Peer liveness: the participant table in every segment's control block,
- * the segment-layer hooks that fill it, and its crash repair.
+ * the segment-layer hooks that fill it, the kernel-held control lock, and
+ * crash repair. Also the owner ids of struct nshm_mutex (src/sync/mutex.c).
  *
  * Every read-write mapping is a participant from attach to detach. It owns
  * one slot of the table (src/sync/ctl.h) and holds a liveness token that the
@@ -12,31 +13,41 @@
  *    file, taken through a descriptor we reopen from /proc/self/fd/N, so
  *    the lock belongs to an open file description of our own (falling back
  *    to a dup of the handle's descriptor without /proc). It is close-on-exec
- *    and closed in forked children, so neither an exec'd image nor a child
- *    keeps a dead parent "alive". OFD locks belong to the description, not
- *    to a thread or a pid: the thread that attached may exit, pids may be
- *    reused, checkers may sit in another pid namespace; none of that
- *    matters. A checker asks with F_OFD_GETLK on its own descriptor.
+ *    and replaced by a fresh description in forked children, so neither an
+ *    exec'd image nor a child keeps a dead parent "alive". OFD locks belong
+ *    to the description, not to a thread or a pid: the thread that attached
+ *    may exit, pids may be reused, checkers may sit in another pid
+ *    namespace; none of that matters. A checker asks with F_OFD_GETLK on
+ *    its own description (which never conflicts with itself: a mapping's
+ *    own slot is recognised from process-local data, never probed).
  *
- *  - System V segments (no file, hook fd == -1): a robust mutex per slot
- *    (slot.live), locked by a per-process "keeper" thread that sleeps until
- *    the process ends. Robust mutexes are owned by threads, so a token taken
- *    by the attaching thread would read "dead" once that thread exited; the
- *    keeper lives as long as the process. The kernel marks the mutex
- *    OWNER_DIED when the process dies (also across pid namespaces, research
- *    notes R9); a checker's trylock then returns EOWNERDEAD (dead) instead
- *    of EBUSY (alive). Each slot mutex is initialised once at segment init
- *    and never again; a checker that gets it repairs and releases it at
- *    once. Limits: the kernel recovers at most 2048 robust locks per thread
- *    (R8), so a process should not keep more than ~2000 SysV mappings; a
- *    read-only (observer) mapping cannot trylock, and falls back to pid +
- *    start time, which only works in the same pid namespace.
+ *  - System V segments (no file; the hook gets the shmid): semaphore #slot
+ *    of a set with the segment's key, raised to 1 with SEM_UNDO. The kernel
+ *    undoes it when the process exits; fork() does not inherit it; every
+ *    thread shares it. Taking it is "wait for zero, then +1" in one atomic
+ *    semop, so the kernel arbitrates between joiners; a checker reads it
+ *    with GETVAL. The set is created (IPC_CREAT, the segment's mode) by the
+ *    first attacher and removed by nshm_seg_delete() (the sysv_removed
+ *    hook). Its initial value is 0 = free, so there is no init race.
+ *
+ * The control lock (writers of the table and journal) is kernel-held too:
+ * the OFD byte NSHM_OFD_CTL, or semaphore NSHM_SEM_CTL. Nothing in shared
+ * memory can forge, steal or wedge it; a holder that dies releases it, and
+ * the next holder repairs what the journal says was half done. The lazy
+ * initialisation of a zero control block happens under it as well, so an
+ * initialiser that dies mid-way leaves INITING and a free lock: the next
+ * attacher simply starts over (issue 9, item 5).
  *
  * pid, /proc/<pid>/stat start time and the pid-namespace inode are recorded
- * for diagnostics (nshm_peer_list) and that fallback; kill(pid, 0) is never
- * used: pid reuse and namespaces defeat it.
+ * for diagnostics (nshm_peer_list) and for one tie-breaker (pid_gone());
+ * kill(pid, 0) is never used: pid reuse and namespaces defeat it.
  *
- * The process-local side is a record per mapping (the hook "cookie").
+ * The process-local side is a record per mapping (the hook "cookie"), plus
+ * a table of (address range -> owner id) that nshm_mutex_lock() searches on
+ * its fast path. That table lives in memory a forked child sees zeroed
+ * (MADV_WIPEONFORK): a child never locks with its parent's id; its first
+ * lock in an inherited mapping joins the table as a participant of its own
+ * ("lazy" record, left when the child detaches that mapping or exits).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +57,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,26 +74,126 @@
 #define REC_MAGIC 0x50454552u /* "PEER" */
 #define NO_SLOT UINT32_MAX
 #define CTL_LOCK_TIMEOUT_NS (5ull * 1000000000u)
-#define KEEPER_LOCK_TIMEOUT_NS (1000000000ull)
+#define MAPS_MAX 256u
+
+void (*volatile nshm__sync_test_ctl_init)(void);
 
 /* One mapping of one segment in this process. */
 struct peer_rec {
 	uint32_t magic;
 	uint32_t slot;	/* NO_SLOT: read-only observer (or failed join) */
 	uint32_t gen;
-	uint32_t kind;	/* enum nshm__token_kind of our own token */
+	uint32_t kind;	/* enum nshm__token_kind of this segment */
 	struct nshm_seg_hdr *hdr;
 	struct nshm__ctl *ctl;
 	size_t map_size;
-	uint64_t nonce; /* ctl->nonce at attach */
 	pid_t owner;	/* getpid() at attach; differs in a forked child */
-	int fd;		/* private descriptor (token + checks), or -1 */
+	pid_t fd_pid;	/* process whose own description fd is */
+	int fd;		/* OFD: private descriptor (token + checks), or -1 */
+	int semid;	/* SEM: the segment's semaphore set, or -1 */
+	int shmid;	/* SEM: the segment (for its key and mode) */
 	bool readonly;
+	bool lazy;	/* joined by a forked child on its first lock */
 	struct peer_rec *next;
 };
 
 static pthread_mutex_t recs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct peer_rec *recs;
+
+/*
+ * Address range -> lock owner id, for nshm__peer_lock_id(). Written under
+ * recs_lock, read without it. Zeroed in a forked child (MADV_WIPEONFORK,
+ * and the atfork child handler where that is missing).
+ */
+struct map_ent {
+	_Atomic(uintptr_t) lo; /* 0: free */
+	_Atomic(uintptr_t) hi;
+	_Atomic(uint32_t) id;
+	uint32_t pad;
+};
+
+struct proc_maps {
+	_Atomic(uint32_t) n; /* entries ever used (a scan bound) */
+	struct map_ent e[MAPS_MAX];
+};
+
+static struct proc_maps *maps;
+static struct proc_maps maps_fallback;
+static pthread_once_t maps_once = PTHREAD_ONCE_INIT;
+
+static void maps_init(void)
+{
+	void *p = mmap(NULL, sizeof(struct proc_maps), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p != MAP_FAILED) {
+		madvise(p, sizeof(struct proc_maps), MADV_WIPEONFORK);
+		maps = p;
+	} else {
+		maps = &maps_fallback;
+	}
+}
+
+static struct proc_maps *maps_get(void)
+{
+	pthread_once(&maps_once, maps_init);
+	return maps;
+}
+
+/* Called with recs_lock held. */
+static void maps_add(uintptr_t lo, uintptr_t hi, uint32_t id)
+{
+	struct proc_maps *pm = maps_get();
+	/* Relaxed: writers hold recs_lock. */
+	uint32_t n = atomic_load_explicit(&pm->n, memory_order_relaxed);
+
+	for (uint32_t k = 0; k < MAPS_MAX; k++) {
+		struct map_ent *e = &pm->e[k];
+
+		/* Relaxed: writers hold recs_lock. */
+		if (atomic_load_explicit(&e->lo, memory_order_relaxed) != 0)
+			continue;
+		atomic_store_explicit(&e->hi, hi, memory_order_relaxed);
+		atomic_store_explicit(&e->id, id, memory_order_relaxed);
+		/*
+		 * SYNC-R3: pairs with SYNC-A3 in nshm__peer_lock_id(): a
+		 * reader that sees lo sees hi and id. (Process-local.)
+		 */
+		atomic_store_explicit(&e->lo, lo, memory_order_release);
+		if (k + 1 > n)
+			/* SYNC-R3 as above: the entry is complete first. */
+			atomic_store_explicit(&pm->n, k + 1,
+					      memory_order_release);
+		return;
+	}
+	/* Full: lookups fall back to the record list (slow, still right). */
+}
+
+/* Called with recs_lock held. */
+static void maps_del(uintptr_t lo)
+{
+	struct proc_maps *pm = maps_get();
+
+	for (uint32_t k = 0; k < MAPS_MAX; k++)
+		/* Relaxed: writers hold recs_lock. */
+		if (atomic_load_explicit(&pm->e[k].lo, memory_order_relaxed) ==
+		    lo) {
+			/*
+			 * Relaxed: a lookup racing a detach of the mapping it
+			 * looks up is the caller's bug (it locks memory being
+			 * unmapped); it finds the entry or not, both safe.
+			 */
+			atomic_store_explicit(&pm->e[k].lo, 0,
+					      memory_order_relaxed);
+			return;
+		}
+}
+
+static uint32_t rec_id(const struct peer_rec *r)
+{
+	return r->slot << NSHM__ID_SLOT_SHIFT | (r->gen & NSHM__ID_GEN_MASK);
+}
 
 /* ---- process identity ---------------------------------------------------- */
 
@@ -135,160 +250,83 @@ static void self_identity(struct self_id *id)
 	id->pidns = read_pidns("/proc/self/ns/pid");
 }
 
-/* ---- the keeper thread (System V tokens) --------------------------------- */
-
-enum keeper_op { KEEP_LOCK = 1, KEEP_UNLOCK = 2 };
-
-static struct {
-	pthread_mutex_t call; /* one request at a time */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	pid_t pid;	      /* process the keeper runs in (0: none) */
-	pthread_mutex_t *req; /* request */
-	int op;
-	int result;
-	bool pending;
-	bool done;
-} keeper = {
-	.call = PTHREAD_MUTEX_INITIALIZER,
-	.mu = PTHREAD_MUTEX_INITIALIZER,
-	.cv = PTHREAD_COND_INITIALIZER,
-};
-
-static void *keeper_main(void *unused)
-{
-	(void)unused;
-	pthread_mutex_lock(&keeper.mu);
-	for (;;) {
-		struct timespec dl;
-		int rc;
-
-		while (!keeper.pending)
-			pthread_cond_wait(&keeper.cv, &keeper.mu);
-		if (keeper.op == KEEP_LOCK) {
-			nshm_deadline_in(&dl, KEEPER_LOCK_TIMEOUT_NS);
-			rc = pthread_mutex_clocklock(keeper.req,
-						     CLOCK_MONOTONIC, &dl);
-			if (rc == EOWNERDEAD) /* a checker died in trylock */
-				rc = pthread_mutex_consistent(keeper.req);
-		} else {
-			rc = pthread_mutex_unlock(keeper.req);
-		}
-		keeper.result = -rc;
-		keeper.pending = false;
-		keeper.done = true;
-		pthread_cond_broadcast(&keeper.cv);
-	}
-	return NULL;
-}
-
-/* Called with keeper.call held. */
-static int keeper_start(void)
-{
-	pthread_attr_t attr;
-	sigset_t all, old;
-	pthread_t th;
-	int rc;
-
-	if (keeper.pid == getpid())
-		return 0;
-	rc = pthread_attr_init(&attr);
-	if (rc != 0)
-		return -rc;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	pthread_attr_setstacksize(&attr, 64 * 1024);
-	/* The keeper never runs the application's signal handlers. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&th, &attr, keeper_main, NULL);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	pthread_attr_destroy(&attr);
-	if (rc != 0)
-		return nshm__err(-rc, "cannot start the liveness keeper "
-				 "thread for System V participants");
-	keeper.pid = getpid();
-	return 0;
-}
-
-static int keeper_do(pthread_mutex_t *m, int op)
-{
-	int ret;
-
-	pthread_mutex_lock(&keeper.call);
-	ret = keeper_start();
-	if (ret == 0) {
-		pthread_mutex_lock(&keeper.mu);
-		keeper.req = m;
-		keeper.op = op;
-		keeper.done = false;
-		keeper.pending = true;
-		pthread_cond_broadcast(&keeper.cv);
-		while (!keeper.done)
-			pthread_cond_wait(&keeper.cv, &keeper.mu);
-		ret = keeper.result;
-		pthread_mutex_unlock(&keeper.mu);
-	}
-	pthread_mutex_unlock(&keeper.call);
-	return ret;
-}
-
 /* ---- fork handling ------------------------------------------------------- */
+
+/*
+ * Give @r->fd a fresh open file description of this process's own: in a
+ * forked child the inherited one is the parent's (closing our reference to
+ * it keeps a dead parent from looking alive while the child lives; the new
+ * one holds no locks). dup3 onto the same number: other threads never see
+ * the number closed.
+ */
+static void rec_own_fd(struct peer_rec *r)
+{
+	char path[64];
+	int nfd;
+
+	if (r->fd < 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
+	nfd = open(path, (r->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (nfd >= 0 && dup3(nfd, r->fd, O_CLOEXEC) >= 0) {
+		close(nfd);
+	} else {
+		if (nfd >= 0)
+			close(nfd);
+		close(r->fd);
+		r->fd = -1;
+	}
+	r->fd_pid = getpid();
+}
 
 static void atfork_prepare(void)
 {
-	pthread_mutex_lock(&keeper.call);
+	pthread_mutex_lock(&lazy_lock);
 	pthread_mutex_lock(&recs_lock);
 }
 
 static void atfork_parent(void)
 {
 	pthread_mutex_unlock(&recs_lock);
-	pthread_mutex_unlock(&keeper.call);
+	pthread_mutex_unlock(&lazy_lock);
 }
 
 static void atfork_child(void)
 {
 	/*
-	 * The child inherits our mappings but is no participant: drop its
-	 * copies of our token descriptors (closing a copy does not release
-	 * the parent's OFD locks; it keeps a dead parent from looking alive
-	 * while the child lives). Records stay, owned by the parent's pid,
-	 * so a detach in the child leaves the shared table alone.
+	 * The child inherits our mappings but is no participant of them.
+	 * Records stay, owned by the parent's pid, so a detach in the child
+	 * leaves the parent's slots alone.
 	 */
-	for (struct peer_rec *r = recs; r != NULL; r = r->next) {
-		if (r->fd >= 0)
-			close(r->fd);
-		r->fd = -1;
-	}
-	pthread_mutex_init(&keeper.mu, NULL);
-	pthread_cond_init(&keeper.cv, NULL);
-	keeper.pid = 0; /* threads do not survive fork */
-	keeper.pending = false;
+	for (struct peer_rec *r = recs; r != NULL; r = r->next)
+		rec_own_fd(r);
+	if (maps != NULL && maps == &maps_fallback)
+		memset(maps, 0, sizeof(*maps));
 	pthread_mutex_unlock(&recs_lock);
-	pthread_mutex_unlock(&keeper.call);
+	pthread_mutex_unlock(&lazy_lock);
 }
 
 /* ---- tokens -------------------------------------------------------------- */
 
-static int ofd_lock(int fd, uint32_t slot, short type)
+static int ofd_lock(int fd, int64_t off, short type)
 {
 	struct flock fl = {
 		.l_type = type,
 		.l_whence = SEEK_SET,
-		.l_start = NSHM_OFD_BASE + slot,
+		.l_start = off,
 		.l_len = 1,
 	};
 
 	return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
 }
 
-/* 1: somebody else's open file description holds the byte; 0: nobody. */
-static int ofd_held(int fd, uint32_t slot)
+/* 1: another open file description holds the byte; 0: none; -errno. */
+static int ofd_held(int fd, int64_t off)
 {
 	struct flock fl = {
 		.l_type = F_WRLCK,
 		.l_whence = SEEK_SET,
-		.l_start = NSHM_OFD_BASE + slot,
+		.l_start = off,
 		.l_len = 1,
 	};
 
@@ -297,216 +335,260 @@ static int ofd_held(int fd, uint32_t slot)
 	return fl.l_type != F_UNLCK;
 }
 
-/* Does a record of this process own (slot, gen) of this segment? */
-static bool is_ours(uint64_t nonce, uint32_t slot, uint32_t gen)
+/* The segment's semaphore set (SysV): create it on first use. */
+static int sem_set(struct peer_rec *r)
 {
-	bool found = false;
-	pid_t me = getpid();
+	struct shmid_ds ds;
+	struct semid_ds sds;
+	union {
+		int val;
+		struct semid_ds *buf;
+	} arg;
+	int id, flags;
 
-	pthread_mutex_lock(&recs_lock);
-	for (struct peer_rec *r = recs; r != NULL && !found; r = r->next)
-		found = r->owner == me && r->nonce == nonce &&
-			r->slot == slot && r->gen == gen;
-	pthread_mutex_unlock(&recs_lock);
-	return found;
+	if (r->semid >= 0)
+		return r->semid;
+	if (shmctl(r->shmid, IPC_STAT, &ds) != 0)
+		return nshm__err(-errno, "SysV segment %d: IPC_STAT for its "
+				 "semaphore set", r->shmid);
+	if (ds.shm_perm.__key == IPC_PRIVATE)
+		return nshm__err(-EOPNOTSUPP, "SysV segment %d has no key",
+				 r->shmid);
+	flags = r->readonly ? 0 : IPC_CREAT | (int)(ds.shm_perm.mode & 0666);
+	id = semget(ds.shm_perm.__key, (int)NSHM_SEM_NSEMS, flags);
+	if (id < 0)
+		return nshm__err(-errno, "semaphore set of SysV key 0x%08x "
+				 "(the liveness tokens): %s",
+				 (unsigned int)ds.shm_perm.__key,
+				 strerrordesc_np(errno));
+	arg.buf = &sds;
+	if (semctl(id, 0, IPC_STAT, arg) != 0)
+		return nshm__err(-errno, "semaphore set of SysV key 0x%08x",
+				 (unsigned int)ds.shm_perm.__key);
+	/* A set squatted by another user could fake every answer. */
+	if (sds.sem_perm.uid != ds.shm_perm.uid &&
+	    sds.sem_perm.cuid != ds.shm_perm.uid)
+		return nshm__err(-EACCES, "semaphore set of SysV key 0x%08x "
+				 "belongs to uid %u, the segment to uid %u: "
+				 "refusing its liveness answers",
+				 (unsigned int)ds.shm_perm.__key,
+				 (unsigned int)sds.sem_perm.uid,
+				 (unsigned int)ds.shm_perm.uid);
+	r->semid = id;
+	return id;
 }
 
-/* pid + start time, same pid namespace only: 1 alive, 0 dead, <0 unknown. */
-static int pid_alive(const struct nshm__peer_slot *s)
+/* Take semaphore @n without waiting (wait-for-zero then +1, atomically). */
+static int sem_take(struct peer_rec *r, unsigned short n,
+		    const struct timespec *timeout)
 {
-	uint64_t ns = read_pidns("/proc/self/ns/pid"), ticks;
-	int ret;
+	struct sembuf op[2] = {
+		{ .sem_num = n, .sem_op = 0, .sem_flg = 0 },
+		{ .sem_num = n, .sem_op = 1, .sem_flg = SEM_UNDO },
+	};
+	int id = sem_set(r);
 
-	if (ns == 0 || s->pidns != ns)
-		return nshm__err(-EOPNOTSUPP, "peer pid %u lives in another "
-				 "pid namespace: a read-only mapping cannot "
-				 "check it", s->pid);
-	ret = read_start_ticks((pid_t)s->pid, &ticks);
-	if (ret == -ENOENT || ret == -ESRCH)
-		return 0;
-	if (ret < 0)
-		return ret;
-	return ticks == s->start_ticks;
+	if (id < 0)
+		return id;
+	if (timeout == NULL) {
+		op[0].sem_flg |= IPC_NOWAIT;
+		op[1].sem_flg |= IPC_NOWAIT;
+	}
+	return semtimedop(id, op, 2, timeout) == 0 ? 0 : -errno;
+}
+
+static int sem_give(struct peer_rec *r, unsigned short n)
+{
+	struct sembuf op = { .sem_num = n, .sem_op = -1,
+			     .sem_flg = SEM_UNDO | IPC_NOWAIT };
+
+	if (r->semid < 0)
+		return -EINVAL;
+	return semop(r->semid, &op, 1) == 0 ? 0 : -errno;
+}
+
+/* 1 held, 0 free, -errno. */
+static int sem_held(struct peer_rec *r, unsigned short n)
+{
+	int id = sem_set(r), v;
+
+	if (id < 0)
+		return id;
+	v = semctl(id, n, GETVAL);
+	if (v < 0)
+		return -errno;
+	return v > 0;
 }
 
 /*
  * A file-lock token can outlive its process for a moment: a child forked
- * just before the participant died holds the lock's descriptor until its
- * atfork handler closes it. Where the pid is ours to check (same pid
- * namespace), a vanished, exited or recycled pid settles it. (join_locked
- * skips a slot whose token a straggler still holds, so reaping is safe.)
+ * just before the participant died holds the lock's description until its
+ * atfork handler replaces it (or for good, if it was made by _Fork() or
+ * clone()). Where the pid is ours to check (same pid namespace), a
+ * vanished, exited or recycled pid settles it. (join_locked skips a slot
+ * whose token a straggler still holds, so reaping is safe.)
  */
 static bool pid_gone(const struct nshm__peer_slot *s)
 {
 	uint64_t ticks;
+	uint32_t ns = s->pidns;
 	int rc;
 
-	if (s->pidns == 0 || s->pidns != read_pidns("/proc/self/ns/pid"))
+	if (ns == 0 || ns != (uint32_t)read_pidns("/proc/self/ns/pid"))
 		return false;
 	rc = read_start_ticks((pid_t)s->pid, &ticks);
 	return rc == -ENOENT || rc == -ESRCH ||
-	       (rc == 0 && ticks != s->start_ticks);
+	       (rc == 0 && (uint32_t)ticks != s->start);
+}
+
+/* The checker's own description (replaced if inherited across fork). */
+static int rec_fd(struct peer_rec *r)
+{
+	if (r->fd >= 0 && r->fd_pid != getpid())
+		rec_own_fd(r);
+	return r->fd;
 }
 
 /*
  * Is the holder of slot @i alive, judged by its token?
- * @return 1, 0, or a negative errno. @r is the checker's own record.
+ * @return 1, 0, or a negative errno. @r is the checker's own record (never
+ * the holder of slot @i).
  */
-static int token_alive(struct peer_rec *r, uint32_t i, uint32_t kind)
+static int token_alive(struct peer_rec *r, uint32_t i)
 {
 	struct nshm__peer_slot *s = &r->ctl->slot[i];
 	int rc;
 
-	switch (kind) {
+	switch (r->kind) {
 	case NSHM_TOKEN_OFD:
-		if (r->fd < 0)
-			return nshm__err(-NSHM_ECORRUPT, "slot %u: file-lock "
-					 "token in a segment without a file",
-					 i);
-		rc = ofd_held(r->fd, i);
+		if (rec_fd(r) < 0)
+			return nshm__err(-EBADF, "no descriptor left to probe "
+					 "slot %u's file lock", i);
+		rc = ofd_held(r->fd, NSHM_OFD_BASE + i);
 		return rc == 1 && pid_gone(s) ? 0 : rc;
-	case NSHM_TOKEN_MUTEX:
-		if (r->readonly)
-			return pid_alive(s);
-		rc = pthread_mutex_trylock(&s->live);
-		if (rc == EBUSY)
-			return 1;
-		if (rc == EOWNERDEAD) {
-			/* Clean it for the next joiner; its owner is gone. */
-			pthread_mutex_consistent(&s->live);
-			rc = 0;
-		}
-		if (rc == 0) {
-			pthread_mutex_unlock(&s->live);
-			return 0;
-		}
-		return nshm__err(-NSHM_ECORRUPT, "slot %u: liveness mutex "
-				 "unusable (error %d)", i, rc);
+	case NSHM_TOKEN_SEM:
+		return sem_held(r, (unsigned short)i);
 	default:
-		return nshm__err(-NSHM_ECORRUPT, "slot %u: unknown token kind "
-				 "%u", i, kind);
+		return nshm__err(-EOPNOTSUPP, "segment without liveness "
+				 "tokens");
 	}
 }
 
 static int token_take(struct peer_rec *r, uint32_t i)
 {
 	if (r->kind == NSHM_TOKEN_OFD)
-		return ofd_lock(r->fd, i, F_WRLCK);
-	return keeper_do(&r->ctl->slot[i].live, KEEP_LOCK);
+		return rec_fd(r) < 0 ? -EBADF
+				     : ofd_lock(r->fd, NSHM_OFD_BASE + i,
+						F_WRLCK);
+	return sem_take(r, (unsigned short)i, NULL);
 }
 
 static void token_drop(struct peer_rec *r, uint32_t i)
 {
 	if (r->kind == NSHM_TOKEN_OFD) {
-		if (r->fd >= 0) {
-			/* A dup shares its description with siblings. */
-			ofd_lock(r->fd, i, F_UNLCK);
-			close(r->fd);
-			r->fd = -1;
-		}
+		if (r->fd >= 0)
+			ofd_lock(r->fd, NSHM_OFD_BASE + i, F_UNLCK);
 	} else {
-		keeper_do(&r->ctl->slot[i].live, KEEP_UNLOCK);
+		sem_give(r, (unsigned short)i);
 	}
 }
 
-/* ---- control block: init, lock, journal, repair ------------------------- */
+/* ---- the control lock (kernel-held) ------------------------------------- */
 
-static int ctl_init_fields(struct nshm__ctl *c)
+static int ctl_lock_raw(struct peer_rec *r, uint64_t timeout_ns)
 {
-	pthread_mutexattr_t attr;
+	uint64_t t0 = nshm__now_ns();
+	long us = 20;
+	int ret;
+
+	if (r->readonly)
+		return nshm__err(-EROFS, "a read-only mapping cannot take "
+				 "the control lock");
+	for (;;) {
+		uint64_t el = nshm__now_ns() - t0;
+
+		if (r->kind == NSHM_TOKEN_SEM) {
+			uint64_t left = el >= timeout_ns ? 0 : timeout_ns - el;
+			struct timespec ts = {
+				.tv_sec = (time_t)(left / 1000000000u),
+				.tv_nsec = (long)(left % 1000000000u),
+			};
+
+			ret = left == 0 ? sem_take(r, NSHM_SEM_CTL, NULL)
+					: sem_take(r, NSHM_SEM_CTL, &ts);
+			if (ret == -EINTR)
+				continue;
+		} else {
+			ret = rec_fd(r) < 0 ? -EBADF
+					    : ofd_lock(r->fd, NSHM_OFD_CTL,
+						       F_WRLCK);
+		}
+		if (ret == 0)
+			return 0;
+		if (ret != -EAGAIN && ret != -EACCES)
+			return nshm__err(ret, "segment control lock: %s",
+					 strerrordesc_np(-ret));
+		if (nshm__now_ns() - t0 >= timeout_ns)
+			return nshm__err(-ETIMEDOUT, "segment control lock busy "
+					 "for %llu ms (a holder stopped or "
+					 "stuck?)",
+					 (unsigned long long)(timeout_ns /
+							      1000000u));
+		if (r->kind != NSHM_TOKEN_SEM) {
+			struct timespec ts = { 0, us * 1000 };
+
+			nanosleep(&ts, NULL);
+			if (us < 1000)
+				us *= 2;
+		}
+	}
+}
+
+static void ctl_unlock(struct peer_rec *r)
+{
+	if (r->kind == NSHM_TOKEN_SEM)
+		sem_give(r, NSHM_SEM_CTL);
+	else if (r->fd >= 0)
+		ofd_lock(r->fd, NSHM_OFD_CTL, F_UNLCK);
+}
+
+/* ---- control block: init, journal, repair -------------------------------- */
+
+static void ctl_init_fields(struct nshm__ctl *c, uint32_t kind)
+{
 	uint64_t nonce = 0;
-	int rc;
+	uint32_t inits = c->inits;
 
 	memset((unsigned char *)c + sizeof(c->magic), 0,
 	       sizeof(*c) - sizeof(c->magic));
 	c->version = NSHM_CTL_VERSION;
 	c->nslots = NSHM_PEER_MAX;
 	c->slot_size = sizeof(struct nshm__peer_slot);
+	c->kind = kind;
+	c->inits = inits;
 	if (getrandom(&nonce, sizeof(nonce), GRND_NONBLOCK) !=
 	    (ssize_t)sizeof(nonce))
 		nonce = nshm__now_ns() ^ ((uint64_t)getpid() << 32);
 	c->nonce = nonce | 1u;
-	rc = nshm_mutex_init(&c->lock);
-	if (rc != 0)
-		return rc;
-	rc = pthread_mutexattr_init(&attr);
-	if (rc != 0)
-		return -rc;
-	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
-	for (uint32_t i = 0; i < NSHM_PEER_MAX && rc == 0; i++)
-		rc = pthread_mutex_init(&c->slot[i].live, &attr);
-	pthread_mutexattr_destroy(&attr);
-	return -rc;
 }
 
 static int hook_init(struct nshm_seg_hdr *hdr)
 {
 	struct nshm__ctl *c = nshm__ctl_of(hdr);
-	int ret = ctl_init_fields(c);
 
-	if (ret != 0)
-		return ret;
+	ctl_init_fields(c, hdr->backend == NSHM_BACKEND_SYSV ? NSHM_TOKEN_SEM
+							      : NSHM_TOKEN_OFD);
 	/*
-	 * Relaxed: the segment layer publishes the whole header with its
-	 * release store of hdr->state (R0 in doc/memory-model.md).
+	 * Relaxed: nobody can see the segment yet; the segment layer
+	 * publishes the whole header page with its release store of
+	 * hdr->state (hdr_publish() in src/shm/seg.c).
 	 */
 	atomic_store_explicit(&c->magic, NSHM_CTL_MAGIC, memory_order_relaxed);
 	return 0;
 }
 
-/*
- * Make sure the control block is initialised. A segment created by a
- * process without the sync hooks (a static link that never uses peers) has
- * a zero control block: the first attacher initialises it.
- */
-static int ctl_ready(struct nshm__ctl *c)
+static int ctl_check(struct nshm__ctl *c)
 {
-	/* A4: pairs with R4 below (or the creator's publication, R0). */
-	uint32_t m = atomic_load_explicit(&c->magic, memory_order_acquire);
-	uint64_t t0;
-	int ret;
-
-	if (nshm_likely(m == NSHM_CTL_MAGIC))
-		goto check;
-	if (m == 0) {
-		/* Relaxed on failure: we then wait with acquire (A4). */
-		if (atomic_compare_exchange_strong_explicit(
-			    &c->magic, &m, NSHM_CTL_INITING,
-			    memory_order_relaxed, memory_order_relaxed)) {
-			ret = ctl_init_fields(c);
-			if (ret != 0) {
-				/* Relaxed: nothing was published. */
-				atomic_store_explicit(&c->magic, 0,
-						      memory_order_relaxed);
-				nshm__futex_wake_raw(&c->magic, INT32_MAX);
-				return ret;
-			}
-			/* R4: pairs with A4: the fields above are complete. */
-			atomic_store_explicit(&c->magic, NSHM_CTL_MAGIC,
-					      memory_order_release);
-			nshm__futex_wake_raw(&c->magic, INT32_MAX);
-			goto check;
-		}
-	}
-	t0 = nshm__now_ns();
-	while (m == NSHM_CTL_INITING || m == 0) {
-		struct timespec dl;
-
-		if (nshm__now_ns() - t0 > 2000000000ull)
-			return nshm__err(-ETIMEDOUT, "segment control block: "
-					 "initialisation did not finish in 2 s");
-		nshm__futex_wait_raw(&c->magic, m,
-				     nshm_deadline_in(&dl, 10000000u));
-		/* A4: as above. */
-		m = atomic_load_explicit(&c->magic, memory_order_acquire);
-		if (m == 0)
-			return ctl_ready(c); /* the initialiser gave up */
-	}
-	if (m != NSHM_CTL_MAGIC)
-		return nshm__err(-NSHM_ECORRUPT, "segment control block: bad "
-				 "magic %#x", m);
-check:
 	if (c->version != NSHM_CTL_VERSION || c->nslots != NSHM_PEER_MAX ||
 	    c->slot_size != sizeof(struct nshm__peer_slot))
 		return nshm__err(-EPROTO, "segment control block: version %u, "
@@ -517,30 +599,78 @@ check:
 	return 0;
 }
 
+/*
+ * Make sure the control block is initialised. A segment created by a
+ * process without the sync hooks (a static link that never uses peers) has
+ * a zero control block: the first read-write attacher initialises it,
+ * under the control lock. INITING under a lock we now hold means that the
+ * initialiser died: start over.
+ */
+static int ctl_ready(struct peer_rec *r)
+{
+	struct nshm__ctl *c = r->ctl;
+	/* SYNC-A4: pairs with SYNC-R4 below (or the creator's publication). */
+	uint32_t m = atomic_load_explicit(&c->magic, memory_order_acquire);
+	void (*hook)(void);
+	int ret;
+
+	if (nshm_likely(m == NSHM_CTL_MAGIC))
+		return ctl_check(c);
+	if (m != 0 && m != NSHM_CTL_INITING)
+		return nshm__err(-NSHM_ECORRUPT, "segment control block: bad "
+				 "magic %#x", m);
+	ret = ctl_lock_raw(r, CTL_LOCK_TIMEOUT_NS);
+	if (ret != 0)
+		return ret;
+	/*
+	 * Relaxed: the control lock orders us after its previous holder
+	 * (the kernel's lock is a full barrier on both sides).
+	 */
+	m = atomic_load_explicit(&c->magic, memory_order_relaxed);
+	if (m == 0 || m == NSHM_CTL_INITING) {
+		/* Relaxed: a marker for tools; the lock excludes others. */
+		atomic_store_explicit(&c->magic, NSHM_CTL_INITING,
+				      memory_order_relaxed);
+		hook = nshm__sync_test_ctl_init;
+		if (hook != NULL)
+			hook();
+		ctl_init_fields(c, r->kind);
+		c->inits++;
+		/*
+		 * SYNC-R4: pairs with SYNC-A4: lock-free readers that see
+		 * MAGIC see the fields above.
+		 */
+		atomic_store_explicit(&c->magic, NSHM_CTL_MAGIC,
+				      memory_order_release);
+		m = NSHM_CTL_MAGIC;
+	}
+	ctl_unlock(r);
+	if (m != NSHM_CTL_MAGIC)
+		return nshm__err(-NSHM_ECORRUPT, "segment control block: bad "
+				 "magic %#x", m);
+	return ctl_check(c);
+}
+
 static void rec_load(struct nshm__peer_rec *d,
 		     const struct nshm__peer_slot *s)
 {
-	/* Relaxed: the control mutex orders every write to the slot. */
+	/* Relaxed: the control lock orders every write to the slot. */
 	d->state = atomic_load_explicit(&s->state, memory_order_relaxed);
 	d->gen = atomic_load_explicit(&s->gen, memory_order_relaxed);
 	d->pid = s->pid;
-	d->kind = s->kind;
-	d->start_ticks = s->start_ticks;
 	d->pidns = s->pidns;
-	d->attach_ns = s->attach_ns;
+	d->start = s->start;
 }
 
 static void rec_store(struct nshm__peer_slot *s,
 		      const struct nshm__peer_rec *d)
 {
 	s->pid = d->pid;
-	s->kind = d->kind;
-	s->start_ticks = d->start_ticks;
 	s->pidns = d->pidns;
-	s->attach_ns = d->attach_ns;
+	s->start = d->start;
 	/*
-	 * R5: pairs with A5 in nshm_peer_alive(): a lock-free reader that
-	 * sees this gen/state sees the fields above.
+	 * SYNC-R5: pairs with SYNC-A5 in alive_core(): a lock-free reader
+	 * that sees this gen/state sees the fields above.
 	 */
 	atomic_store_explicit(&s->gen, d->gen, memory_order_release);
 	atomic_store_explicit(&s->state, d->state, memory_order_release);
@@ -553,95 +683,69 @@ static void jr_begin(struct nshm__ctl *c, uint32_t op, uint32_t i)
 	c->jr.op = op;
 	c->jr.slot = i;
 	/*
-	 * R6: pairs with A6 in ctl_repair() (the next locker after our
-	 * death): the undo record above is complete before ACTIVE.
+	 * Relaxed: the only reader is the next holder of the control lock
+	 * (ctl_repair()), and a holder that dies mid-update is ordered
+	 * before it by the kernel releasing its lock at exit (exit_mm runs
+	 * before exit_files / exit_sem), not by any store of ours. A holder
+	 * that lives orders it with the release inside the unlock syscall.
 	 */
 	atomic_store_explicit(&c->jr.commit, NSHM_JR_ACTIVE,
-			      memory_order_release);
+			      memory_order_relaxed);
 }
 
 static void jr_commit(struct nshm__ctl *c)
 {
 	c->jr.seq++;
-	/* R6: as in jr_begin(): the slot update is complete before IDLE. */
+	/* Relaxed: as in jr_begin(). */
 	atomic_store_explicit(&c->jr.commit, NSHM_JR_IDLE,
-			      memory_order_release);
+			      memory_order_relaxed);
 }
 
 /*
- * The previous holder of the control mutex died. Roll back an update it
- * left half done; free entries whose state is not a valid value.
- * @return 0, or -NSHM_ECORRUPT when the journal itself is unusable.
+ * Run by every holder of the control lock: roll back an update that a dead
+ * holder left half done, and sanitise what a scribbler may have written.
+ * Never fails: a journal that is itself garbage is reset (the table is
+ * then checked slot by slot by the reaper, which trusts only tokens).
  */
-static int ctl_repair(struct nshm__ctl *c)
+static void ctl_repair(struct nshm__ctl *c)
 {
-	/* A6: pairs with R6 in jr_begin()/jr_commit(). */
-	uint32_t jc = atomic_load_explicit(&c->jr.commit, memory_order_acquire);
+	/* Relaxed: the control lock orders it (see jr_begin()). */
+	uint32_t jc = atomic_load_explicit(&c->jr.commit, memory_order_relaxed);
+	bool fixed = false;
 
-	if (jc == NSHM_JR_ACTIVE) {
-		uint32_t i = c->jr.slot;
-
-		if (i >= NSHM_PEER_MAX)
-			return nshm__err(-NSHM_ECORRUPT, "control journal "
-					 "names slot %u (max %u)", i,
-					 NSHM_PEER_MAX);
-		rec_store(&c->slot[i], &c->jr.before);
+	if (nshm_likely(jc == NSHM_JR_IDLE))
+		return;
+	if (jc == NSHM_JR_ACTIVE && c->jr.slot < NSHM_PEER_MAX) {
+		rec_store(&c->slot[c->jr.slot], &c->jr.before);
 		c->rollbacks++;
-	} else if (jc != NSHM_JR_IDLE) {
-		return nshm__err(-NSHM_ECORRUPT, "control journal commit "
-				 "word is %#x", jc);
 	}
 	for (uint32_t i = 0; i < NSHM_PEER_MAX; i++) {
-		/* Relaxed: we hold the control mutex. */
+		/* Relaxed: we hold the control lock. */
 		uint32_t st = atomic_load_explicit(&c->slot[i].state,
 						   memory_order_relaxed);
 
-		if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE)
+		if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE) {
 			atomic_store_explicit(&c->slot[i].state,
 					      NSHM_SLOT_FREE,
 					      memory_order_relaxed);
+			fixed = true;
+		}
 	}
-	/* Relaxed: ordered by the control mutex, like every slot write. */
+	(void)fixed;
+	/* Relaxed: as in jr_begin(). */
 	atomic_store_explicit(&c->jr.commit, NSHM_JR_IDLE,
 			      memory_order_relaxed);
 	c->repairs++;
-	return 0;
 }
 
-static int ctl_lock(struct nshm__ctl *c)
+static int ctl_lock(struct peer_rec *r)
 {
-	struct timespec dl;
-	int ret;
+	int ret = ctl_lock_raw(r, CTL_LOCK_TIMEOUT_NS);
 
-	/* Relaxed: a hint; the mutex itself reports ENOTRECOVERABLE. */
-	if (atomic_load_explicit(&c->poisoned, memory_order_relaxed))
-		return nshm__err(-ENOTRECOVERABLE, "segment control block is "
-				 "poisoned: delete and recreate the segment");
-	ret = nshm_mutex_lock(&c->lock,
-			      nshm_deadline_in(&dl, CTL_LOCK_TIMEOUT_NS));
-	if (nshm_likely(ret == 0))
-		return 0;
-	if (ret == -ETIMEDOUT)
-		return nshm__err(ret, "segment control mutex busy for 5 s "
-				 "(a holder stopped or stuck?)");
-	if (ret != -EOWNERDEAD)
+	if (ret != 0)
 		return ret;
-	ret = ctl_repair(c);
-	if (ret == 0)
-		ret = nshm_mutex_consistent(&c->lock);
-	if (ret != 0) {
-		/* Unrepairable: poison, and leave the mutex unrecoverable. */
-		atomic_store_explicit(&c->poisoned, 1, memory_order_relaxed);
-		nshm_mutex_unlock(&c->lock);
-		return nshm__err(-ENOTRECOVERABLE, "segment control block "
-				 "could not be repaired after its holder died");
-	}
+	ctl_repair(r->ctl);
 	return 0;
-}
-
-static void ctl_unlock(struct nshm__ctl *c)
-{
-	nshm_mutex_unlock(&c->lock);
 }
 
 /* Free slot @i (ctl lock held). */
@@ -653,11 +757,16 @@ static void slot_free_locked(struct nshm__ctl *c, uint32_t i, uint32_t op)
 	rec_load(&d, &c->slot[i]);
 	d.state = NSHM_SLOT_FREE;
 	d.pid = 0;
-	d.start_ticks = 0;
 	d.pidns = 0;
-	d.attach_ns = 0;
+	d.start = 0;
 	rec_store(&c->slot[i], &d);
 	jr_commit(c);
+}
+
+/* Is slot @i with generation @gen the checker @r itself? */
+static bool is_self(const struct peer_rec *r, uint32_t i, uint32_t gen)
+{
+	return r->slot == i && r->gen == gen && r->owner == getpid();
 }
 
 /* Reclaim dead participants' slots (ctl lock held). @return how many. */
@@ -667,28 +776,16 @@ static int reap_locked(struct peer_rec *r)
 	int n = 0;
 
 	for (uint32_t i = 0; i < NSHM_PEER_MAX; i++) {
-		struct nshm__peer_slot *s = &c->slot[i];
-		/* Relaxed: we hold the control mutex. */
-		uint32_t st = atomic_load_explicit(&s->state,
+		/* Relaxed: we hold the control lock. */
+		uint32_t st = atomic_load_explicit(&c->slot[i].state,
 						   memory_order_relaxed);
-		uint32_t gen = atomic_load_explicit(&s->gen,
+		uint32_t gen = atomic_load_explicit(&c->slot[i].gen,
 						    memory_order_relaxed);
-		uint32_t kind = s->kind;
-		int alive;
 
-		if (st == NSHM_SLOT_FREE)
+		if (st == NSHM_SLOT_FREE || is_self(r, i, gen))
 			continue;
-		if (st == NSHM_SLOT_LIVE && is_ours(c->nonce, i, gen))
-			continue;
-		/*
-		 * A corrupt entry (bad state or kind) is freed only if nobody
-		 * holds its token, judged by our own kind of token.
-		 */
-		if (st != NSHM_SLOT_LIVE || (kind != NSHM_TOKEN_OFD &&
-					     kind != NSHM_TOKEN_MUTEX))
-			kind = r->kind;
-		alive = token_alive(r, i, kind);
-		if (alive != 0)
+		/* A corrupt entry is freed only if nobody holds its token. */
+		if (token_alive(r, i) != 0)
 			continue; /* alive, or unknown: never reap on doubt */
 		slot_free_locked(c, i, NSHM_JR_REAP);
 		c->reaped++;
@@ -700,12 +797,11 @@ static int reap_locked(struct peer_rec *r)
 static int join_locked(struct peer_rec *r, const struct self_id *me)
 {
 	struct nshm__ctl *c = r->ctl;
-	struct timespec now;
 
 	for (uint32_t i = 0; i < NSHM_PEER_MAX; i++) {
 		struct nshm__peer_rec d;
 
-		/* Relaxed: we hold the control mutex. */
+		/* Relaxed: we hold the control lock. */
 		if (atomic_load_explicit(&c->slot[i].state,
 					 memory_order_relaxed) !=
 		    NSHM_SLOT_FREE)
@@ -715,15 +811,13 @@ static int join_locked(struct peer_rec *r, const struct self_id *me)
 			continue; /* still held by a straggler: skip */
 		jr_begin(c, NSHM_JR_JOIN, i);
 		rec_load(&d, &c->slot[i]);
-		clock_gettime(CLOCK_REALTIME, &now);
 		d.state = NSHM_SLOT_LIVE;
-		d.gen = d.gen + 1 == 0 ? 1 : d.gen + 1;
+		do
+			d.gen++;
+		while (d.gen == 0 || (d.gen & NSHM__ID_GEN_MASK) == 0);
 		d.pid = (uint32_t)me->pid;
-		d.kind = r->kind;
-		d.start_ticks = me->start_ticks;
-		d.pidns = me->pidns;
-		d.attach_ns = (uint64_t)now.tv_sec * 1000000000u +
-			      (uint64_t)now.tv_nsec;
+		d.pidns = (uint32_t)me->pidns;
+		d.start = (uint32_t)me->start_ticks;
 		rec_store(&c->slot[i], &d);
 		jr_commit(c);
 		r->slot = i;
@@ -731,6 +825,53 @@ static int join_locked(struct peer_rec *r, const struct self_id *me)
 		return 0;
 	}
 	return -EUSERS;
+}
+
+/* Join the table as a new participant (takes the control lock). */
+static int rec_join(struct peer_rec *r)
+{
+	struct self_id me;
+	int ret;
+
+	self_identity(&me);
+	ret = ctl_lock(r);
+	if (ret != 0)
+		return ret;
+	ret = join_locked(r, &me);
+	if (ret == -EUSERS && reap_locked(r) > 0)
+		ret = join_locked(r, &me);
+	ctl_unlock(r);
+	if (ret != 0)
+		return nshm__err(ret, "the segment's participant table is "
+				 "full (%u live mappings); detach some",
+				 NSHM_PEER_MAX);
+	return 0;
+}
+
+/* Leave the table (our slot and token), taking the control lock. */
+static void rec_leave(struct peer_rec *r)
+{
+	struct nshm__ctl *c = r->ctl;
+	uint32_t i = r->slot;
+
+	if (i == NO_SLOT)
+		return;
+	if (ctl_lock(r) == 0) {
+		/* Relaxed: we hold the control lock. */
+		uint32_t st = atomic_load_explicit(&c->slot[i].state,
+						   memory_order_relaxed);
+		uint32_t gen = atomic_load_explicit(&c->slot[i].gen,
+						    memory_order_relaxed);
+
+		if (st == NSHM_SLOT_LIVE && gen == r->gen)
+			slot_free_locked(c, i, NSHM_JR_LEAVE);
+		token_drop(r, i);
+		ctl_unlock(r);
+	} else {
+		/* Stuck holder: drop the token, a reaper frees the slot. */
+		token_drop(r, i);
+	}
+	r->slot = NO_SLOT;
 }
 
 /* ---- records ------------------------------------------------------------- */
@@ -742,24 +883,33 @@ static struct peer_rec *rec_of_cookie(uint64_t cookie)
 	return (r != NULL && r->magic == REC_MAGIC) ? r : NULL;
 }
 
-static void rec_link(struct peer_rec *r)
+/* Called with recs_lock held. */
+static void rec_link_locked(struct peer_rec *r)
 {
-	pthread_mutex_lock(&recs_lock);
 	r->next = recs;
 	recs = r;
-	pthread_mutex_unlock(&recs_lock);
+	if (!r->readonly && r->slot != NO_SLOT)
+		maps_add((uintptr_t)r->hdr, (uintptr_t)r->hdr + r->map_size,
+			 rec_id(r));
 }
 
-static void rec_unlink_free(struct peer_rec *r)
+/* Called with recs_lock held. */
+static void rec_unlink_locked(struct peer_rec *r)
 {
-	pthread_mutex_lock(&recs_lock);
 	for (struct peer_rec **pp = &recs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == r) {
 			*pp = r->next;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&recs_lock);
+	if (!r->readonly && r->slot != NO_SLOT && r->owner == getpid())
+		maps_del((uintptr_t)r->hdr);
+}
+
+static void rec_free(struct peer_rec *r)
+{
+	if (r->fd >= 0)
+		close(r->fd); /* also drops any OFD lock left on it */
 	r->magic = 0;
 	free(r);
 }
@@ -784,81 +934,85 @@ static int private_fd(int fd, bool readonly)
 	return nfd >= 0 ? nfd : -errno;
 }
 
-static int hook_attached(struct nshm_seg_hdr *hdr, int fd, bool readonly,
-			 uint64_t *cookie)
+static struct peer_rec *rec_new(struct nshm_seg_hdr *hdr, size_t map_size,
+				uint32_t kind, bool readonly)
 {
-	struct nshm__ctl *c = nshm__ctl_of(hdr);
-	struct peer_rec *r;
-	struct self_id me;
-	int ret;
+	struct peer_rec *r = calloc(1, sizeof(*r));
 
-	if (readonly) {
-		/* A4: pairs with R4 in ctl_ready() (or R0 at creation). */
-		if (atomic_load_explicit(&c->magic, memory_order_acquire) !=
-		    NSHM_CTL_MAGIC)
-			goto observer_ok; /* nothing to read yet */
-	} else {
-		ret = ctl_ready(c);
-		if (ret != 0)
-			return ret;
-	}
-observer_ok:
-	r = calloc(1, sizeof(*r));
 	if (r == NULL)
-		return -ENOMEM;
+		return NULL;
 	r->magic = REC_MAGIC;
 	r->slot = NO_SLOT;
 	r->hdr = hdr;
-	r->ctl = c;
-	r->map_size = hdr->map_size > NSHM_SEG_HDR_SIZE ? hdr->map_size
-							: NSHM_SEG_HDR_SIZE;
-	r->nonce = c->nonce;
+	r->ctl = nshm__ctl_of(hdr);
+	r->map_size = map_size;
+	r->kind = kind;
 	r->owner = getpid();
+	r->fd_pid = r->owner;
 	r->readonly = readonly;
 	r->fd = -1;
-	r->kind = fd >= 0 ? NSHM_TOKEN_OFD : NSHM_TOKEN_MUTEX;
+	r->semid = -1;
+	r->shmid = -1;
+	return r;
+}
+
+static int hook_attached(struct nshm_seg_hdr *hdr, int fd, int shmid,
+			 bool readonly, uint64_t *cookie)
+{
+	struct nshm__ctl *c = nshm__ctl_of(hdr);
+	struct peer_rec *r;
+	size_t len = hdr->map_size; /* validated by the segment layer */
+	int ret;
+
+	if (len < NSHM_SEG_HDR_SIZE)
+		len = NSHM_SEG_HDR_SIZE;
+	r = rec_new(hdr, len, fd >= 0 ? NSHM_TOKEN_OFD : NSHM_TOKEN_SEM,
+		    readonly);
+	if (r == NULL)
+		return -ENOMEM;
 	if (fd >= 0) {
 		ret = private_fd(fd, readonly);
 		if (ret < 0) {
 			ret = nshm__err(ret, "cannot get a private descriptor "
 					"for the liveness lock");
-			goto err_free;
+			goto err;
 		}
 		r->fd = ret;
+	} else if (shmid >= 0) {
+		r->shmid = shmid;
+		ret = sem_set(r);
+		if (ret < 0 && !readonly)
+			goto err;
+		/* An observer may look before any participant made it. */
+		nshm__err_clear();
+	} else {
+		ret = nshm__err(-EOPNOTSUPP, "segment with neither a file "
+				"nor a SysV id: no liveness token");
+		goto err;
 	}
 	if (!readonly) {
-		self_identity(&me);
-		ret = ctl_lock(c);
+		ret = ctl_ready(r);
+		if (ret == 0)
+			ret = rec_join(r);
 		if (ret != 0)
-			goto err_close;
-		ret = join_locked(r, &me);
-		if (ret == -EUSERS && reap_locked(r) > 0)
-			ret = join_locked(r, &me);
-		ctl_unlock(c);
-		if (ret != 0) {
-			ret = nshm__err(ret, "the segment's participant table "
-					"is full (%u live mappings); detach "
-					"some", NSHM_PEER_MAX);
-			goto err_close;
-		}
+			goto err;
 	}
-	rec_link(r);
+	(void)c;
+	pthread_mutex_lock(&recs_lock);
+	rec_link_locked(r);
+	pthread_mutex_unlock(&recs_lock);
 	*cookie = (uint64_t)(uintptr_t)r;
 	return 0;
 
-err_close:
-	if (r->fd >= 0)
-		close(r->fd);
-err_free:
-	r->magic = 0;
-	free(r);
+err:
+	rec_free(r);
 	return ret;
 }
 
 static int hook_detaching(struct nshm_seg_hdr *hdr, uint64_t cookie)
 {
-	struct peer_rec *r = rec_of_cookie(cookie);
-	struct nshm__ctl *c;
+	struct peer_rec *r = rec_of_cookie(cookie), *lz;
+	pid_t me = getpid();
 
 	if (nshm__mutex_held_in(hdr, (unsigned char *)hdr +
 					     (r ? r->map_size
@@ -868,41 +1022,211 @@ static int hook_detaching(struct nshm_seg_hdr *hdr, uint64_t cookie)
 				 "detaching", (void *)hdr);
 	if (r == NULL)
 		return 0;
-	c = r->ctl;
-	if (r->slot != NO_SLOT && r->owner == getpid()) {
-		if (ctl_lock(c) == 0) {
-			uint32_t i = r->slot;
-			/* Relaxed: we hold the control mutex. */
-			uint32_t st = atomic_load_explicit(
-				&c->slot[i].state, memory_order_relaxed);
-			uint32_t gen = atomic_load_explicit(
-				&c->slot[i].gen, memory_order_relaxed);
-
-			if (st == NSHM_SLOT_LIVE && gen == r->gen)
-				slot_free_locked(c, i, NSHM_JR_LEAVE);
-			token_drop(r, i);
-			ctl_unlock(c);
-		} else {
-			/* Poisoned or stuck: drop the token, reap frees it. */
-			token_drop(r, r->slot);
+	/* A forked child's own participant for this inherited mapping. */
+	do {
+		pthread_mutex_lock(&recs_lock);
+		for (lz = recs; lz != NULL; lz = lz->next)
+			if (lz->lazy && lz->hdr == hdr && lz->owner == me)
+				break;
+		if (lz != NULL)
+			rec_unlink_locked(lz);
+		pthread_mutex_unlock(&recs_lock);
+		if (lz != NULL) {
+			rec_leave(lz);
+			rec_free(lz);
 		}
-	}
-	if (r->fd >= 0)
-		close(r->fd);
-	rec_unlink_free(r);
+	} while (lz != NULL);
+	if (r->owner == me)
+		rec_leave(r);
+	pthread_mutex_lock(&recs_lock);
+	rec_unlink_locked(r);
+	pthread_mutex_unlock(&recs_lock);
+	rec_free(r);
 	return 0;
+}
+
+/* SysV: the segment was removed; remove its semaphore set too. */
+static void hook_sysv_removed(int key, unsigned int uid)
+{
+	struct semid_ds sds;
+	union {
+		int val;
+		struct semid_ds *buf;
+	} arg = { .buf = &sds };
+	int id = semget((key_t)key, 0, 0);
+
+	if (id < 0 || semctl(id, 0, IPC_STAT, arg) != 0)
+		return;
+	if (sds.sem_perm.uid == uid || sds.sem_perm.cuid == uid)
+		semctl(id, 0, IPC_RMID);
 }
 
 static const struct nshm__seg_hooks sync_hooks = {
 	.init = hook_init,
 	.attached = hook_attached,
 	.detaching = hook_detaching,
+	.sysv_removed = hook_sysv_removed,
 };
 
 __attribute__((constructor)) static void sync_peer_ctor(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 	nshm__seg_set_hooks(&sync_hooks);
+}
+
+/* ---- owner ids for struct nshm_mutex -------------------------------------- */
+
+/* This process's record for the mapping that contains @a (recs_lock held). */
+static struct peer_rec *rec_covering_locked(uintptr_t a, bool own_rw)
+{
+	pid_t me = getpid();
+
+	for (struct peer_rec *r = recs; r != NULL; r = r->next) {
+		if (a < (uintptr_t)r->hdr ||
+		    a - (uintptr_t)r->hdr >= r->map_size)
+			continue;
+		if (!own_rw)
+			return r;
+		if (r->owner == me && !r->readonly && r->slot != NO_SLOT)
+			return r;
+	}
+	return NULL;
+}
+
+/*
+ * First lock in a mapping this process did not attach itself (a forked
+ * child): join the table as a participant of our own.
+ */
+static int lazy_join(uintptr_t a, uint32_t *id)
+{
+	struct peer_rec *r, *inh;
+	int ret;
+
+	pthread_mutex_lock(&lazy_lock);
+	pthread_mutex_lock(&recs_lock);
+	r = rec_covering_locked(a, true);
+	if (r != NULL) {
+		/* Joined meanwhile (or the fast table was full). */
+		*id = rec_id(r);
+		pthread_mutex_unlock(&recs_lock);
+		pthread_mutex_unlock(&lazy_lock);
+		return 0;
+	}
+	inh = rec_covering_locked(a, false);
+	if (inh == NULL || inh->readonly) {
+		pthread_mutex_unlock(&recs_lock);
+		pthread_mutex_unlock(&lazy_lock);
+		return nshm__err(-EINVAL, "%p is not inside a read-write "
+				 "mapping made by nshm_seg_attach()",
+				 (const void *)a);
+	}
+	r = rec_new(inh->hdr, inh->map_size, inh->kind, false);
+	if (r != NULL) {
+		r->lazy = true;
+		r->shmid = inh->shmid;
+		r->semid = inh->semid;
+		if (inh->fd >= 0) {
+			rec_fd(inh);
+			r->fd = inh->fd >= 0 ? private_fd(inh->fd, false) : -1;
+		}
+	}
+	pthread_mutex_unlock(&recs_lock);
+	if (r == NULL) {
+		pthread_mutex_unlock(&lazy_lock);
+		return -ENOMEM;
+	}
+	ret = r->kind == NSHM_TOKEN_OFD && r->fd < 0
+		      ? nshm__err(-EBADF, "no descriptor for the inherited "
+				  "mapping's liveness lock")
+		      : ctl_ready(r);
+	if (ret == 0)
+		ret = rec_join(r);
+	if (ret != 0) {
+		if (r->fd < 0)
+			r->fd = -1;
+		rec_free(r);
+		pthread_mutex_unlock(&lazy_lock);
+		return ret;
+	}
+	pthread_mutex_lock(&recs_lock);
+	rec_link_locked(r);
+	pthread_mutex_unlock(&recs_lock);
+	pthread_mutex_unlock(&lazy_lock);
+	*id = rec_id(r);
+	return 0;
+}
+
+int nshm__peer_lock_id(const void *addr, uint32_t *id)
+{
+	struct proc_maps *pm = maps_get();
+	uintptr_t a = (uintptr_t)addr;
+	/* SYNC-A3: pairs with SYNC-R3 in maps_add(). */
+	uint32_t n = atomic_load_explicit(&pm->n, memory_order_acquire);
+
+	for (uint32_t k = 0; k < n && k < MAPS_MAX; k++) {
+		/* SYNC-A3: as above. */
+		uintptr_t lo = atomic_load_explicit(&pm->e[k].lo,
+						    memory_order_acquire);
+
+		/* Relaxed: ordered by SYNC-A3. */
+		if (lo != 0 && a >= lo &&
+		    a < atomic_load_explicit(&pm->e[k].hi,
+					     memory_order_relaxed)) {
+			*id = atomic_load_explicit(&pm->e[k].id,
+						   memory_order_relaxed);
+			return 0;
+		}
+	}
+	return lazy_join(a, id);
+}
+
+/* Liveness of (slot, gen) without the control lock; @mask: gen bits known. */
+static int alive_core(struct peer_rec *r, uint32_t i, uint32_t gen,
+		      uint32_t mask)
+{
+	struct nshm__peer_slot *s = &r->ctl->slot[i];
+	uint32_t st, g;
+	int ret;
+
+	/* SYNC-A5: pairs with SYNC-R5 in rec_store(). */
+	g = atomic_load_explicit(&s->gen, memory_order_acquire);
+	st = atomic_load_explicit(&s->state, memory_order_acquire);
+	if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE)
+		return nshm__err(-NSHM_ECORRUPT, "participant slot %u: state "
+				 "%#x", i, st);
+	if (st != NSHM_SLOT_LIVE || (g & mask) != gen)
+		return 0; /* detached, reaped, or reused by a newer peer */
+	if (is_self(r, i, g))
+		return 1;
+	ret = token_alive(r, i);
+	if (ret <= 0)
+		return ret; /* dead (0) or could not tell (-errno) */
+	/* Still the same participant? Else it left while we looked. */
+	/* SYNC-A5: as above. */
+	if (atomic_load_explicit(&s->state, memory_order_acquire) !=
+		    NSHM_SLOT_LIVE ||
+	    (atomic_load_explicit(&s->gen, memory_order_acquire) & mask) !=
+		    gen)
+		return 0;
+	return 1;
+}
+
+int nshm__peer_id_alive(const void *addr, uint32_t id)
+{
+	uint32_t i = id >> NSHM__ID_SLOT_SHIFT;
+	struct peer_rec *r;
+	int ret;
+
+	if (i >= NSHM_PEER_MAX)
+		return 0; /* not an id anyone can hold */
+	pthread_mutex_lock(&recs_lock);
+	r = rec_covering_locked((uintptr_t)addr, true);
+	ret = r != NULL ? alive_core(r, i, id & NSHM__ID_GEN_MASK,
+				     NSHM__ID_GEN_MASK)
+			: nshm__err(-EINVAL, "%p: no mapping of ours to probe "
+				    "from", addr);
+	pthread_mutex_unlock(&recs_lock);
+	return ret;
 }
 
 /* ---- public API ---------------------------------------------------------- */
@@ -942,36 +1266,6 @@ int nshm_peer_self(void *area, nshm_peer_t *id)
 	return 0;
 }
 
-/* Liveness of (slot, gen) without the control mutex. */
-static int alive_nolock(struct peer_rec *r, uint32_t i, uint32_t gen)
-{
-	struct nshm__peer_slot *s = &r->ctl->slot[i];
-	uint32_t st, g, kind;
-	int ret;
-
-	/* A5: pairs with R5 in rec_store(). */
-	g = atomic_load_explicit(&s->gen, memory_order_acquire);
-	st = atomic_load_explicit(&s->state, memory_order_acquire);
-	if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE)
-		return nshm__err(-NSHM_ECORRUPT, "participant slot %u: state "
-				 "%#x", i, st);
-	if (st != NSHM_SLOT_LIVE || g != gen)
-		return 0; /* detached, reaped, or reused by a newer peer */
-	if (is_ours(r->nonce, i, gen))
-		return 1;
-	kind = s->kind;
-	ret = token_alive(r, i, kind);
-	if (ret <= 0)
-		return ret; /* dead (0) or could not tell (-errno) */
-	/* Still the same participant? Else it left while we looked. */
-	/* A5: as above. */
-	if (atomic_load_explicit(&s->state, memory_order_acquire) !=
-		    NSHM_SLOT_LIVE ||
-	    atomic_load_explicit(&s->gen, memory_order_acquire) != gen)
-		return 0;
-	return 1;
-}
-
 int nshm_peer_alive(void *area, nshm_peer_t id)
 {
 	struct peer_rec *r;
@@ -985,10 +1279,11 @@ int nshm_peer_alive(void *area, nshm_peer_t id)
 	if (i >= NSHM_PEER_MAX || gen == 0)
 		return nshm__err(-EINVAL, "peer id %#" PRIx64 ": slot %u or "
 				 "generation 0 out of range", id, i);
+	/* SYNC-A4: pairs with SYNC-R4 in ctl_ready(). */
 	if (atomic_load_explicit(&r->ctl->magic, memory_order_acquire) !=
-	    NSHM_CTL_MAGIC) /* A4 */
+	    NSHM_CTL_MAGIC)
 		return 0;
-	return alive_nolock(r, i, gen);
+	return alive_core(r, i, gen, UINT32_MAX);
 }
 
 int nshm_peer_reap(void *area)
@@ -1002,11 +1297,14 @@ int nshm_peer_reap(void *area)
 		return ret;
 	if (r->readonly)
 		return nshm__err(-EROFS, "reaping needs a read-write mapping");
-	ret = ctl_lock(r->ctl);
+	ret = ctl_ready(r);
+	if (ret != 0)
+		return ret;
+	ret = ctl_lock(r);
 	if (ret != 0)
 		return ret;
 	ret = reap_locked(r);
-	ctl_unlock(r->ctl);
+	ctl_unlock(r);
 	return ret;
 }
 
@@ -1022,13 +1320,13 @@ int nshm_peer_list(void *area, struct nshm_peer_info *out, unsigned int max)
 	ret = rec_of_area(area, &r);
 	if (ret != 0)
 		return ret;
-	/* A4: as in ctl_ready(). */
+	/* SYNC-A4: as in ctl_ready(). */
 	if (atomic_load_explicit(&r->ctl->magic, memory_order_acquire) !=
 	    NSHM_CTL_MAGIC)
 		return 0;
 	for (uint32_t i = 0; i < NSHM_PEER_MAX; i++) {
 		struct nshm__peer_slot *s = &r->ctl->slot[i];
-		/* A5: pairs with R5 in rec_store(). */
+		/* SYNC-A5: pairs with SYNC-R5 in rec_store(). */
 		uint32_t g = atomic_load_explicit(&s->gen,
 						  memory_order_acquire);
 		uint32_t st = atomic_load_explicit(&s->state,
@@ -1042,11 +1340,10 @@ int nshm_peer_list(void *area, struct nshm_peer_info *out, unsigned int max)
 			memset(p, 0, sizeof(*p));
 			p->id = (uint64_t)g << 32 | i;
 			p->pid = (int32_t)s->pid;
-			p->start_ticks = s->start_ticks;
-			p->attach_ns = s->attach_ns;
-			p->self = r->slot == i && r->gen == g &&
-				  r->owner == getpid();
-			p->alive = alive_nolock(r, i, g);
+			p->start_ticks = s->start;
+			p->attach_ns = 0;
+			p->self = is_self(r, i, g);
+			p->alive = alive_core(r, i, g, UINT32_MAX);
 		}
 		n++;
 	}
