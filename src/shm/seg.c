@@ -73,7 +73,20 @@ struct nshm_seg {
 	uid_t owner;
 	unsigned int mode;
 	pid_t creator_pid;
+	struct seg_init *init;	   /* during nshm__seg_create_init() only */
 };
+
+/* What nshm__seg_create_init() runs before it publishes. */
+struct seg_init {
+	int (*fn)(void *area, size_t size, void *arg);
+	void *arg;
+	unsigned int attach_flags;
+	struct nshm__mapping *m;   /* the mapping made for fn, once made */
+};
+
+static int seg_attach(struct nshm_seg *seg, unsigned int flags,
+		      struct nshm__mapping **out);
+static int mapping_detach(struct nshm__mapping *m);
 
 static _Atomic(const struct nshm__seg_hooks *) seg_hooks;
 static _Atomic(uint64_t) next_serial = 1;
@@ -326,6 +339,58 @@ static int no_map(int err, size_t len)
 			 len, read_proc_ull("/proc/sys/vm/max_map_count"));
 }
 
+/* ---- building the caller's area before publication ---------------------- */
+
+/*
+ * nshm__seg_create_init(): map the new, not yet published segment
+ * read-write and run the caller's init on its area. A failure undoes the
+ * mapping; the caller then makes sure no name is left.
+ */
+static int init_area(struct nshm_seg *seg)
+{
+	struct seg_init *in = seg->init;
+	int ret;
+
+	if (in == NULL)
+		return 0;
+	ret = seg_attach(seg, in->attach_flags, &in->m);
+	if (ret < 0)
+		return ret;
+	nshm__err_clear();
+	ret = in->fn(in->m->area, seg->user_size, in->arg);
+	if (ret > 0)
+		ret = nshm__err(-EINVAL, "init of \"%s\" returned %d, not 0 or a negative error",
+				seg->nm.canon, ret);
+	else if (ret < 0 && nshm_errdetail()[0] == '\0')
+		ret = nshm__err(ret, "init of \"%s\" failed: %s", seg->nm.canon,
+				nshm_strerror(ret));
+	if (ret < 0) {
+		char why[512];
+
+		snprintf(why, sizeof(why), "%s", nshm_errdetail());
+		/* Refused only if init left a lock held: then it stays mapped. */
+		mapping_detach(in->m);
+		in->m = NULL;
+		nshm__err(ret, "%s", why);
+	}
+	return ret;
+}
+
+/* Undo init_area() after a publication that failed. */
+static void init_undo(struct nshm_seg *seg)
+{
+	if (seg->init != NULL && seg->init->m != NULL) {
+		mapping_detach(seg->init->m);
+		seg->init->m = NULL;
+	}
+}
+
+/* The header of the segment seg is creating, through init's mapping. */
+static struct nshm_seg_hdr *init_hdr(const struct nshm_seg *seg)
+{
+	return nshm__seg_hdr(seg->init->m->area);
+}
+
 /* ---- POSIX and file backends --------------------------------------------- */
 
 static int open_dir(const struct nshm_seg *seg)
@@ -381,7 +446,8 @@ static void file_geometry(struct nshm_seg *seg, int dfd)
 
 /*
  * Size, mode and header of a new file. @named: the O_EXCL fallback, where
- * the file has its name already and the state word is the publication.
+ * the file has its name already and the state word is the publication
+ * (left INIT here when nshm__seg_create_init() has an init to run first).
  */
 static int file_prepare(struct nshm_seg *seg, int fd, bool named)
 {
@@ -404,7 +470,8 @@ static int file_prepare(struct nshm_seg *seg, int fd, bool named)
 	if (h == MAP_FAILED)
 		return no_map(errno, seg->page_size);
 	ret = hdr_fill(h, seg);
-	if (ret == 0) {
+	/* With an init to run, the fallback publishes after it. */
+	if (ret == 0 && !(named && seg->init != NULL)) {
 		if (named)
 			test_point(NSHM__SEG_AT_PUBLISH, seg);
 		hdr_publish(h);
@@ -444,6 +511,11 @@ static int file_create(struct nshm_seg *seg, int dfd)
 	int fd, ret;
 
 	file_geometry(seg, dfd);
+	/* Spare an init whose work the link would discard. */
+	if (seg->init != NULL &&
+	    fstatat(dfd, seg->nm.leaf, &(struct stat){ 0 },
+		    AT_SYMLINK_NOFOLLOW) == 0)
+		return -EEXIST;
 	/* The tests take the fallback with NSHM__SEG_KNOB_NO_TMPFILE. */
 	if (knob(NSHM__SEG_KNOB_NO_TMPFILE) != 0) {
 		fd = -1;
@@ -454,6 +526,11 @@ static int file_create(struct nshm_seg *seg, int dfd)
 	}
 	if (fd >= 0) {
 		ret = file_prepare(seg, fd, false);
+		if (ret == 0) {
+			seg->fd = fd; /* for init_area()'s mapping */
+			ret = init_area(seg);
+			seg->fd = -1;
+		}
 		if (ret < 0) {
 			close(fd); /* unnamed: vanishes */
 			return ret;
@@ -466,6 +543,7 @@ static int file_create(struct nshm_seg *seg, int dfd)
 			return 0;
 		}
 		ret = errno;
+		init_undo(seg);
 		close(fd);
 		if (ret == EEXIST)
 			return -EEXIST;
@@ -508,12 +586,20 @@ static int file_create(struct nshm_seg *seg, int dfd)
 		else
 			ret = file_prepare(seg, fd, true);
 	}
+	seg->fd = fd;
+	if (ret == 0 && seg->init != NULL) {
+		ret = init_area(seg);
+		if (ret == 0) {
+			test_point(NSHM__SEG_AT_PUBLISH, seg);
+			hdr_publish(init_hdr(seg));
+		}
+	}
 	if (ret < 0) {
+		seg->fd = -1;
 		unlinkat(dfd, seg->nm.leaf, 0);
 		close(fd);
 		return ret;
 	}
-	seg->fd = fd;
 	return 0;
 }
 
@@ -763,10 +849,27 @@ static int sysv_create(struct nshm_seg *seg)
 		shmdt(h);
 		goto err_rm;
 	}
-	test_point(NSHM__SEG_AT_PUBLISH, seg);
-	hdr_publish(h);
+	if (seg->init == NULL) {
+		test_point(NSHM__SEG_AT_PUBLISH, seg);
+		hdr_publish(h);
+		shmdt(h);
+		seg->shmid = id;
+		return 0;
+	}
+	/*
+	 * Build the caller's area first. Openers meanwhile see INIT and wait;
+	 * if we die, the kernel detaches init's mapping and they see a dead
+	 * creator (sysv_creator_gone()).
+	 */
 	shmdt(h);
 	seg->shmid = id;
+	ret = init_area(seg);
+	if (ret < 0) {
+		seg->shmid = -1;
+		goto err_rm;
+	}
+	test_point(NSHM__SEG_AT_PUBLISH, seg);
+	hdr_publish(init_hdr(seg));
 	return 0;
 
 err_rm:
@@ -940,13 +1043,13 @@ static struct nshm_seg *handle_get(const struct nshm_seg *seg)
 	return live ? (struct nshm_seg *)seg : NULL;
 }
 
-int nshm_seg_open(const char *name, size_t size, unsigned int flags,
-		  unsigned int mode, struct nshm_seg **out)
+static int seg_open(const char *name, size_t size, unsigned int flags,
+		    unsigned int mode, struct seg_init *init,
+		    struct nshm_seg **out)
 {
 	struct nshm_seg *seg;
 	int ret;
 
-	nshm__err_clear();
 	if (out == NULL)
 		return nshm__err(-EINVAL, "out is NULL");
 	if (flags & ~OPEN_FLAGS)
@@ -995,11 +1098,13 @@ int nshm_seg_open(const char *name, size_t size, unsigned int flags,
 	seg->flags = flags;
 	seg->mode = mode ? mode : NSHM_MODE_DEFAULT;
 	seg->user_size = size;
+	seg->init = init;
 
 	if (seg->nm.backend == NSHM_BACKEND_SYSV)
 		ret = sysv_open(seg, size);
 	else
 		ret = file_open(seg, size);
+	seg->init = NULL;
 	if (ret < 0)
 		goto err_close;
 
@@ -1013,6 +1118,38 @@ err_close:
 err_free:
 	free(seg);
 	return ret;
+}
+
+int nshm_seg_open(const char *name, size_t size, unsigned int flags,
+		  unsigned int mode, struct nshm_seg **out)
+{
+	nshm__err_clear();
+	return seg_open(name, size, flags, mode, NULL, out);
+}
+
+int nshm__seg_create_init(const char *name, size_t size, unsigned int flags,
+			  unsigned int mode,
+			  int (*init)(void *area, size_t size, void *arg),
+			  void *arg, struct nshm_seg **seg_out,
+			  void **area_out)
+{
+	struct seg_init in = { .fn = init, .arg = arg };
+	struct nshm_seg *seg;
+	int ret;
+
+	nshm__err_clear();
+	if (init == NULL || seg_out == NULL || area_out == NULL)
+		return nshm__err(-EINVAL, "init, seg_out or area_out is NULL");
+	if (size == 0)
+		return nshm__err(-EINVAL, "size 0: a new segment needs a size");
+	in.attach_flags = flags & (NSHM_PREFAULT | NSHM_MLOCK);
+	ret = seg_open(name, size, flags | NSHM_CREATE | NSHM_EXCL, mode, &in,
+		       &seg);
+	if (ret < 0)
+		return ret;
+	*seg_out = seg;
+	*area_out = in.m->area;
+	return 0;
 }
 
 static int map_segment(struct nshm_seg *seg, bool ro, unsigned int flags,
@@ -1089,29 +1226,17 @@ static void unmap_segment(int backend, void *base, size_t len)
 		munmap(base, len);
 }
 
-int nshm_seg_attach(struct nshm_seg *seg, unsigned int flags, void **addr)
+/* Map @seg, run the attached hook, register the mapping (flags checked). */
+static int seg_attach(struct nshm_seg *seg, unsigned int flags,
+		      struct nshm__mapping **out)
 {
 	const struct nshm__seg_hooks *hooks = get_hooks();
 	struct nshm__mapping *m;
 	struct nshm_seg_hdr *h;
-	bool ro;
+	bool ro = flags & NSHM_READONLY;
 	void *base = NULL;
 	int ret;
 
-	nshm__err_clear();
-	seg = handle_get(seg);
-	if (seg == NULL)
-		return nshm__err(-EBADF, "not an open segment handle");
-	if (addr == NULL)
-		return nshm__err(-EINVAL, "addr is NULL");
-	if (flags & ~ATTACH_FLAGS)
-		return nshm__err(-EINVAL, "unknown attach flags 0x%x",
-				 flags & ~ATTACH_FLAGS);
-	ro = flags & NSHM_READONLY;
-	if (!ro && !seg->writable)
-		return nshm__err(-EACCES,
-				 "\"%s\" is read-only for you: attach with NSHM_READONLY",
-				 seg->nm.canon);
 	flags |= seg->flags & (NSHM_PREFAULT | NSHM_MLOCK);
 
 	m = calloc(1, sizeof(*m));
@@ -1142,7 +1267,7 @@ int nshm_seg_attach(struct nshm_seg *seg, unsigned int flags, void **addr)
 			goto err_unmap;
 	}
 	nshm__reg_add_map(m);
-	*addr = m->area;
+	*out = m;
 	return 0;
 
 err_unmap:
@@ -1152,11 +1277,67 @@ err_free:
 	return ret;
 }
 
-int nshm_seg_detach(struct nshm_seg *seg, void *addr)
+int nshm_seg_attach(struct nshm_seg *seg, unsigned int flags, void **addr)
 {
-	const struct nshm__seg_hooks *hooks = get_hooks();
 	struct nshm__mapping *m;
 	int ret;
+
+	nshm__err_clear();
+	seg = handle_get(seg);
+	if (seg == NULL)
+		return nshm__err(-EBADF, "not an open segment handle");
+	if (addr == NULL)
+		return nshm__err(-EINVAL, "addr is NULL");
+	if (flags & ~ATTACH_FLAGS)
+		return nshm__err(-EINVAL, "unknown attach flags 0x%x",
+				 flags & ~ATTACH_FLAGS);
+	if (!(flags & NSHM_READONLY) && !seg->writable)
+		return nshm__err(-EACCES,
+				 "\"%s\" is read-only for you: attach with NSHM_READONLY",
+				 seg->nm.canon);
+	ret = seg_attach(seg, flags, &m);
+	if (ret == 0)
+		*addr = m->area;
+	return ret;
+}
+
+/*
+ * Unmap @m, already unlinked from the table (so no other thread can detach
+ * it), unless the detaching hook refuses: then it goes back.
+ */
+static int mapping_release(struct nshm__mapping *m)
+{
+	const struct nshm__seg_hooks *hooks = get_hooks();
+	int ret;
+
+	if (hooks && hooks->detaching) {
+		ret = hooks->detaching(m->base, m->cookie);
+		if (ret < 0) {
+			/* Refused: the mapping stays, in a fresh node. */
+			nshm__reg_readd_map(m);
+			return ret;
+		}
+	}
+	unmap_segment(m->backend, m->base, m->len);
+	nshm__reg_wait_readers();
+	free(m);
+	return 0;
+}
+
+/* Unlink and unmap a mapping this file holds a pointer to. */
+static int mapping_detach(struct nshm__mapping *m)
+{
+	int ret;
+
+	rcu_read_lock();
+	ret = nshm__reg_del_map(m);
+	rcu_read_unlock();
+	return ret == 0 ? mapping_release(m) : ret;
+}
+
+int nshm_seg_detach(struct nshm_seg *seg, void *addr)
+{
+	struct nshm__mapping *m;
 
 	nshm__err_clear();
 	if (seg != NULL && handle_get(seg) == NULL)
@@ -1173,20 +1354,7 @@ int nshm_seg_detach(struct nshm_seg *seg, void *addr)
 				 seg ? " of this handle" : "");
 	}
 	rcu_read_unlock();
-
-	/* Unlinked: no other thread can detach it now. */
-	if (hooks && hooks->detaching) {
-		ret = hooks->detaching(m->base, m->cookie);
-		if (ret < 0) {
-			/* Refused: the mapping stays, in a fresh node. */
-			nshm__reg_readd_map(m);
-			return ret;
-		}
-	}
-	unmap_segment(m->backend, m->base, m->len);
-	nshm__reg_wait_readers();
-	free(m);
-	return 0;
+	return mapping_release(m);
 }
 
 int nshm_seg_close(struct nshm_seg *seg)

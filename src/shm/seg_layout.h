@@ -121,4 +121,49 @@ void nshm__seg_set_hooks(const struct nshm__seg_hooks *hooks);
  */
 int nshm__seg_mapping(void *area, uint64_t *cookie, bool *readonly);
 
+/**
+ * Create the segment @p name and build the caller's area before the name
+ * appears: the higher layers' way to publish an object whole (a ring is
+ * published as a segment is). It creates the segment exclusively, maps it
+ * read-write, runs @p init on the caller's area, and only then publishes
+ * it: linkat() for POSIX and file segments, the header's state word for
+ * SysV and for the O_EXCL fallback (where O_TMPFILE or /proc is missing).
+ *
+ * @param name, size, mode  as for nshm_seg_open(); @p size must be > 0.
+ * @param flags  nshm_seg_open()'s flags; NSHM_CREATE | NSHM_EXCL are
+ *               implied. NSHM_PREFAULT and NSHM_MLOCK apply to the mapping.
+ * @param init   called once with the area (zero-filled, page-aligned,
+ *               @p size bytes as asked, the mapping already registered and
+ *               a participant, so the sync layer works on it) and @p arg.
+ *               Returns 0, or a negative error code (with nshm__err() for
+ *               details), which nshm__seg_create_init() returns after
+ *               removing everything it made. It must not leave a lock in
+ *               the area held when it fails (the mapping could not be
+ *               detached). It may run and be discarded when the name turns
+ *               out to be taken (POSIX/file: the link fails after init),
+ *               so it must have no effect outside the area.
+ * @param[out] seg_out   the open handle (close it with nshm_seg_close()).
+ * @param[out] area_out  the read-write mapping of the area (detach it
+ *               with nshm_seg_detach()); both written only on success.
+ * @return 0, or what nshm_seg_open() or nshm_seg_attach() return when
+ *         creating (-EEXIST when the name exists, init not run or its
+ *         work discarded), or init's error; -EINVAL for NULL @p init,
+ *         @p seg_out, @p area_out or size 0, or when init returns > 0.
+ *
+ * What others see meanwhile is what they see of any segment being
+ * created: POSIX/file: no name (-ENOENT) until it is complete; SysV and the
+ * fallback: a name whose state is INIT (openers wait up to
+ * NSHM_SEG_INIT_TIMEOUT_MS, then -ETIMEDOUT). A creator killed inside init
+ * leaves no name (POSIX/file), or a SysV segment that openers report as
+ * "creator died" and a create replaces, or a fallback file that openers
+ * report (-ETIMEDOUT) and nshm_seg_delete() removes. A failed init leaves
+ * no name on any backend.
+ */
+NSHM_API int nshm__seg_create_init(const char *name, size_t size,
+				   unsigned int flags, unsigned int mode,
+				   int (*init)(void *area, size_t size,
+					       void *arg),
+				   void *arg, struct nshm_seg **seg_out,
+				   void **area_out);
+
 #endif /* NSHM_SEG_LAYOUT_H */
