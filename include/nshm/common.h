@@ -67,6 +67,7 @@ enum nshm_errc {
 	NSHM_EPEERDEAD,	 /* the peer process died */
 	NSHM_ETYPE,	 /* wrong element type / size / type version */
 	NSHM_EKIND,	 /* wrong object kind */
+	NSHM_EFORKED,	 /* handle inherited across fork(): only close it */
 	NSHM_ELAST
 };
 

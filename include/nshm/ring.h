@@ -8,7 +8,9 @@
  *
  * A ring is its own segment. One process creates it by name, any process
  * attaches to it by name, as the producer or the consumer (or as an
- * observer, which may only read the counters). Attach validates the ring
+ * observer, which may only read the counters: it maps the ring read-only,
+ * takes no participant slot, and so any number of observers can neither
+ * disturb the ring nor lock its producer and consumer out). Attach validates the ring
  * header once and copies capacity, mask and element size into the handle;
  * after that messages move with no system call, no lock and no value read
  * from shared memory used as a size or an offset.
@@ -41,9 +43,11 @@
  * struct nshm_ring_type): a 64-byte element then moves in one cache line.
  *
  * Roles. A ring has at most one live producer and one live consumer. A
- * second one gets -EBUSY; if the holder is dead (nshm_peer_alive() says so:
- * SIGKILL, crash) the newcomer takes over and resumes from the indices in
- * the ring. A producer killed at any instant never exposes a partial
+ * second one gets -EBUSY; if the holder is proven dead (nshm_peer_alive()
+ * says 0: SIGKILL, crash) the newcomer takes over and resumes from the
+ * indices in the ring. When liveness cannot tell (a negative answer, e.g. a
+ * corrupt participant entry), nobody takes over: attach fails with that
+ * error, since a live holder must never lose its role. A producer killed at any instant never exposes a partial
  * element: each slot's sequence word is stored, with release order, after
  * the slot is written, and a restarted producer resumes after the last
  * slot whose seq says published (no gap, no duplicate). A consumer killed between peek and release leaves that element
@@ -75,6 +79,22 @@
  * 128-byte line they live on. The fast path never writes a counter.
  *
  * Threads: one thread at a time per handle.
+ *
+ * fork(): a role belongs to the process that took it. A child inherits
+ * the parent's handles but not their roles: every data-plane call on an
+ * inherited handle fails (NULL/false/0 with nshm_ring_error() ==
+ * -NSHM_EFORKED, blocking calls return -NSHM_EFORKED) without touching
+ * shared memory, and nshm_ring_close() in the child only unmaps, so the
+ * parent keeps producing or consuming undisturbed. A child that wants a
+ * role attaches anew (after the parent gave it up).
+ *
+ * Closing and draining. A blocking read never returns -EPIPE or
+ * -NSHM_EPEERDEAD while anything committed is unread: the peer's state is
+ * read first, the ring re-checked after, so `while (pop_wait(...) == 0)`
+ * drains everything the producer committed before it closed or died (and
+ * likewise a producer waiting for room gets the room a closing consumer
+ * freed). -EPIPE means the peer closed cleanly, -NSHM_EPEERDEAD that it
+ * died; a clean close is never reported as a death.
  */
 
 #include <stdbool.h>
@@ -203,6 +223,7 @@ NSHM_API uint64_t nshm_ring_type_fingerprint(const struct nshm_ring_type *t);
  *         (capacity * size beyond NSHM_RING_BYTES_MAX), -EOPNOTSUPP, or any
  *         error of nshm_seg_open()/nshm_seg_attach() (-EEXIST, -ENOSPC,
  *         -NSHM_EBADNAME...). A failed create leaves no name behind.
+ *         With @p role OBSERVER the handle keeps a read-only mapping.
  */
 NSHM_API int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 			      const struct nshm_ring_type *type,
@@ -221,7 +242,11 @@ NSHM_API int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
  *         -EPROTO (another ring layout version), -NSHM_ECORRUPT (header
  *         checksum or fields, or indices out of bounds), -NSHM_ETRUNCATED,
  *         -ETIMEDOUT (the creator never finished the header), -EBUSY (the
- *         role is held by a live process), or a segment-layer error.
+ *         role is held by a live process), the negative answer of
+ *         nshm_peer_alive() when it cannot tell whether the holder lives
+ *         (-NSHM_ECORRUPT, -EOPNOTSUPP: the role is not taken over),
+ *         -EUSERS (the segment's participant table is full; observers
+ *         take no entry), or a segment-layer error.
  */
 NSHM_API int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 			      const struct nshm_ring_type *type,
@@ -230,7 +255,8 @@ NSHM_API int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 
 /**
  * Give the role back (a waiting peer then gets -EPIPE once the ring is
- * drained/full), unmap, free the handle. NULL is a no-op.
+ * drained/full), unmap, free the handle. NULL is a no-op. On a handle
+ * inherited across fork() it only unmaps (the role stays the parent's).
  * @return 0, or a negative error from detaching (the handle is freed).
  */
 NSHM_API int nshm_ring_close(struct nshm_ring *r);
@@ -241,9 +267,10 @@ NSHM_API int nshm_ring_delete(const char *name);
 /**
  * How this handle's blocking calls wait: @p ws->spins busy polls, then
  * @p ws->yields sched_yield() polls, then park in slices of
- * @p ws->park_slice_ms (0: 20 ms), re-checking the peer's liveness between
- * slices and calling @p ws->check(r) (if set; < 0 ends the wait with that
- * value). NULL: the default (4096 spins, 16 yields, 20 ms slices).
+ * @p ws->park_slice_ms (0: NSHM_WAIT_SLICE_MS_DEFAULT), re-checking the
+ * peer's liveness between slices and calling @p ws->check(r) (if set; < 0
+ * ends the wait with that value). NULL: the defaults of nshm/sync.h
+ * (NSHM_WAIT_SPINS_DEFAULT...), the same as for nshm_event_await().
  * @return 0 or -EINVAL (NULL handle, nonzero reserved field).
  */
 NSHM_API int nshm_ring_set_wait(struct nshm_ring *r,
@@ -253,7 +280,8 @@ NSHM_API int nshm_ring_set_wait(struct nshm_ring *r,
  * nshm_ring_wait_writable() (producer) / nshm_ring_wait_readable()
  * (consumer), declared in bits/ring_spsc.h: return 0 once at least one
  * slot is free / filled, else -ETIMEDOUT, -NSHM_EPEERDEAD, -EPIPE,
- * -NSHM_ECORRUPT, -EPERM (wrong role), -EINVAL (bad deadline).
+ * -NSHM_ECORRUPT, -EPERM (wrong role), -NSHM_EFORKED (a handle inherited
+ * across fork()), -EINVAL (bad deadline).
  */
 
 struct nshm_ring_stats {
@@ -286,7 +314,14 @@ struct nshm_ring_stats {
  * Snapshot the ring's counters (the indices are exact; the rest are
  * relaxed reads). @return 0 or -EINVAL.
  */
+#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push /* g++ -Wshadow: "hides constructor" of the */
+#pragma GCC diagnostic ignored "-Wshadow" /* struct of the same name */
+#endif
 NSHM_API int nshm_ring_stats(struct nshm_ring *r, struct nshm_ring_stats *st);
+#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 /**
  * Re-validate the shared header now: checksum of the immutable part against
@@ -314,14 +349,7 @@ NSHM_API uint32_t nshm_ring_pop_n_fn(struct nshm_ring *r, void *elems,
 				     uint32_t n);
 NSHM_API int nshm_ring_push_wait_fn(struct nshm_ring *r, const void *elem,
 				    const struct timespec *deadline);
-#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push /* g++ -Wshadow: "hides constructor" of the */
-#pragma GCC diagnostic ignored "-Wshadow" /* struct of the same name */
-#endif
 NSHM_API int nshm_ring_pop_wait_fn(struct nshm_ring *r, void *elem,
-#if defined(__cplusplus) && defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 				   const struct timespec *deadline);
 NSHM_API int nshm_ring_push_n_wait_fn(struct nshm_ring *r, const void *elems,
 				      uint32_t n,
@@ -390,6 +418,9 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 			  NSHM_RING_TYPE_INIT_SEQ(type, ver, field),           \
 			  offsetof(type, field))
 
+/* Generated functions: a program may call only some of them, warning-free. */
+#define NSHM_RING__FN static inline NSHM_MAYBE_UNUSED
+
 /* @p skip: offset of the ring's seq field in @p type, sizeof(type): none. */
 #define NSHM_RING__DEFINE(name, type, type_init, skip)                         \
 	struct name;                                                           \
@@ -418,9 +449,6 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 					uint32_t capacity,                     \
 					enum nshm_ring_role role,              \
 					unsigned int flags, unsigned int mode, \
-/* Generated functions: a program may call only some of them, warning-free. */
-#define NSHM_RING__FN static inline NSHM_MAYBE_UNUSED
-
 					struct name **out)                     \
 	{                                                                      \
 		struct nshm_ring *r = NULL;                                    \

@@ -180,27 +180,33 @@ struct nshm_event {
 #define NSHM_EVENT_WAITERS 1u
 
 /*
- * How nshm_event_await() waits: poll ready() @spins times with a CPU pause,
- * then @yields times with sched_yield(), then park on the futex (after the
+ * How a blocking call waits: nshm_event_await() and every ring's blocking
+ * calls (nshm_ring_set_wait()) share this strategy, its defaults and one
+ * implementation. Poll the condition @spins times with a CPU pause, then
+ * @yields times with sched_yield(), then park on the futex (after the
  * prepare / re-check protocol above) in slices of at most @park_slice_ms.
  * After every slice that ended without a notify, @check (if set) is called
- * with await's @arg; a negative return ends the wait with that value (the
- * rings use it to stop waiting for a dead peer: -NSHM_EPEERDEAD).
- * Zero-initialised fields mean: no spinning, no yielding, 100 ms slices,
- * no check. Pass NULL for NSHM_WAIT_DEFAULT.
+ * (nshm_event_await(): with its @arg; a ring: with the ring handle); a
+ * negative return ends the wait with that value.
+ * Zero-initialised fields mean: no spinning, no yielding, slices of
+ * NSHM_WAIT_SLICE_MS_DEFAULT, no check. Pass NULL for the defaults below.
  */
 struct nshm_wait_strategy {
 	uint32_t spins;		/* busy polls before yielding (0: none) */
 	uint32_t yields;	/* sched_yield() polls before parking (0: none) */
-	uint32_t park_slice_ms; /* max sleep before check() runs (0: 100 ms) */
+	uint32_t park_slice_ms; /* max sleep before check() runs (0: default) */
 	uint32_t reserved;	/* 0 */
 	int (*check)(void *arg); /* optional: < 0 aborts the wait */
 };
 
-/* What a NULL strategy means: spin 200, yield 20, 100 ms slices. */
-#define NSHM_WAIT_SPINS_DEFAULT 200u
-#define NSHM_WAIT_YIELDS_DEFAULT 20u
-#define NSHM_WAIT_SLICE_MS_DEFAULT 100u
+/*
+ * What a NULL strategy means: spin 4096 (~5-50 us: a hand-off that is
+ * about to happen never pays a system call), yield 16, 20 ms slices (how
+ * soon a ring waiter notices a dead peer).
+ */
+#define NSHM_WAIT_SPINS_DEFAULT 4096u
+#define NSHM_WAIT_YIELDS_DEFAULT 16u
+#define NSHM_WAIT_SLICE_MS_DEFAULT 20u
 
 /** Initialise @p ev (epoch 0, no waiters). */
 NSHM_API void nshm_event_init(struct nshm_event *ev);

@@ -46,6 +46,9 @@ const char *nshm_strerror(int err)
 			"attached with a different element type, size or version",
 		[NSHM_EKIND - NSHM_EBASE] =
 			"attached as a different kind of object",
+		[NSHM_EFORKED - NSHM_EBASE] =
+			"handle inherited across fork(): the role stays with "
+			"the parent; the child may only close it",
 	};
 
 	if (err < 0)

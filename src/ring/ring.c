@@ -6,42 +6,56 @@
  * The data plane itself is in include/nshm/bits/ring_spsc.h.
  */
 #include <errno.h>
-#include <linux/membarrier.h>
-#include <sched.h>
+#include <pthread.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <nshm/ring.h>
 
 #include "internal.h"
+#include "ring/ring_internal.h"
+#include "sync/wait.h"
 
 /* How long the creator may take to publish the ring header. */
 #define RING_INIT_WAIT_NS (2ull * 1000000000u)
-/* Park slices: between them a waiter checks the other side's liveness. */
-#define RING_PARK_SLICE_NS (20ull * 1000000u)
-/* Without membarrier in the waiter, a lost wake-up costs at most this. */
-#define RING_PARK_SLICE_NOMB_NS (1000000u)
-
 /* A committed slot whose seq word says otherwise this long: corrupt. */
 #define RING_STUCK_NS (1000000000ull)
 
-#define RING_DEFAULT_SPINS 4096u
-#define RING_DEFAULT_YIELDS 16u
+/* What stuck_slot() saw of the slot the consumer waits for. */
+struct stuck {
+	uint64_t pos;	/* the index it is about */
+	uint64_t since; /* when it was first seen committed, unpublished */
+	uint64_t seq;	/* its seq word then */
+};
 
 /* Cold, process-local state behind nshm_ring.priv. */
 struct ring_priv {
 	struct nshm_seg *seg;
 	void *area;		     /* what nshm_seg_attach() returned */
-	nshm_peer_t self;	     /* our participant id in the segment */
+	nshm_peer_t self;	     /* our participant id (0: observer) */
+	pid_t pid;		     /* the process that took the role */
+	bool forked;		     /* inherited by a fork()ed child */
+	bool membarrier_ok;	     /* the waiter's membarrier works */
+	struct stuck stuck;	     /* kept across blocking calls */
 	struct nshm_wait_strategy ws;
 	struct nshm_ring_config cfg; /* validated copy of the config line */
+	struct nshm_ring *next;	     /* every open handle of this process */
 	char name[NSHM_NAME_MAX + 4096 + 8];
 };
+
+void (*nshm__ring_test_hook)(struct nshm_ring *r, int point);
+
+static void test_hook(struct nshm_ring *r, int point)
+{
+	void (*fn)(struct nshm_ring *, int) = nshm__ring_test_hook;
+
+	if (nshm_unlikely(fn != NULL))
+		fn(r, point);
+}
 
 static struct ring_priv *priv(const struct nshm_ring *r)
 {
@@ -178,14 +192,6 @@ static int check_role(int role)
 	return 0;
 }
 
-static int check_deadline(const struct timespec *d)
-{
-	if (d != NULL &&
-	    (d->tv_sec < 0 || d->tv_nsec < 0 || d->tv_nsec >= 1000000000L))
-		return nshm__err(-EINVAL, "deadline is not a valid timespec");
-	return 0;
-}
-
 static uint64_t slots_offset(uint32_t align)
 {
 	return align > NSHM_RING_HDR_SIZE ? align : NSHM_RING_HDR_SIZE;
@@ -227,28 +233,96 @@ static uint32_t slot_stride(uint32_t size, uint32_t align, bool elem_seq)
 	return (s + a - 1u) & ~(a - 1u);
 }
 
-/* ---- membarrier: the waiter-side half of pair E1/E2 -------------------- */
+/* ---- every handle of this process, for fork() -------------------------- */
 
-static long sys_membarrier(int cmd)
+static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct nshm_ring *handles;
+
+static void handles_add(struct nshm_ring *r)
 {
-	return syscall(__NR_membarrier, cmd, 0, 0);
+	pthread_mutex_lock(&handles_lock);
+	priv(r)->next = handles;
+	handles = r;
+	pthread_mutex_unlock(&handles_lock);
+}
+
+static void handles_del(struct nshm_ring *r)
+{
+	pthread_mutex_lock(&handles_lock);
+	for (struct nshm_ring **pp = &handles; *pp; pp = &priv(*pp)->next) {
+		if (*pp == r) {
+			*pp = priv(r)->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&handles_lock);
+}
+
+static void atfork_prepare(void)
+{
+	pthread_mutex_lock(&handles_lock);
+}
+
+static void atfork_parent(void)
+{
+	pthread_mutex_unlock(&handles_lock);
 }
 
 /*
- * Register this process so that a waiter's MEMBARRIER_CMD_GLOBAL_EXPEDITED
- * reaches it. Registration belongs to the mm: a fork()ed child is not
- * registered, so this runs at every attach (one cheap syscall).
- * @return true when registered (the notifier may then skip its fence).
+ * A child inherits its parent's handles, but not their roles: the role is
+ * the parent's (its participant id, its liveness token), and the parent
+ * goes on using it. Disarm the child's copies so that every data-plane
+ * call falls into the misuse path (-NSHM_EFORKED, no shared store): the
+ * fast path's capacity fields become 0, its index and event pointers the
+ * handle's own sinks. nshm_ring_close() in the child only unmaps.
  */
-static bool membarrier_register(void)
+static void atfork_child(void)
 {
-	return sys_membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) == 0;
+	for (struct nshm_ring *r = handles; r; r = priv(r)->next) {
+		priv(r)->forked = true;
+		r->pcap = 0;
+		r->ccap = 0;
+		r->tail_p = &r->sink;
+		r->head_p = &r->sink;
+		r->data_ev = &r->sink_ev;
+		r->space_ev = &r->sink_ev;
+	}
+	pthread_mutex_unlock(&handles_lock);
+}
+
+__attribute__((constructor)) static void ring_ctor(void)
+{
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+}
+
+/* Bump the ring's corruption counter, unless we may not write (observer). */
+static void count_corrupt(struct nshm_ring *r)
+{
+	if (r->role == NSHM_RING_PRODUCER || r->role == NSHM_RING_CONSUMER)
+		/* Relaxed: a statistic. */
+		atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
+					  memory_order_relaxed);
+}
+
+static int forked_err(const struct nshm_ring *r)
+{
+	return nshm__err(-NSHM_EFORKED, "ring '%s': this handle was "
+			 "inherited across fork() from pid %ld; its %s role "
+			 "stays with that process (close it here, or attach "
+			 "anew)", priv(r)->name, (long)priv(r)->pid,
+			 role_name((int)r->role));
 }
 
 /* ---- the cold halves of the fast path --------------------------------- */
 
 uint32_t nshm__ring_misuse(struct nshm_ring *r, int want_role)
 {
+	if (priv(r)->forked) {
+		if (r->err == 0)
+			r->err = -NSHM_EFORKED;
+		forked_err(r);
+		return 0;
+	}
 	if (r->err == 0)
 		r->err = -EPERM;
 	nshm__err(-EPERM, "%s call on a %s handle of ring '%s'",
@@ -260,8 +334,7 @@ uint32_t nshm__ring_misuse(struct nshm_ring *r, int want_role)
 uint32_t nshm__ring_corrupt(struct nshm_ring *r, uint64_t seen)
 {
 	r->err = -NSHM_ECORRUPT;
-	atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
-				  memory_order_relaxed);
+	count_corrupt(r);
 	if (r->role == NSHM_RING_PRODUCER)
 		nshm__err(-NSHM_ECORRUPT,
 			  "ring '%s': head %llu is not within %u of our "
@@ -281,8 +354,7 @@ uint32_t nshm__ring_corrupt_seq(struct nshm_ring *r, uint64_t pos,
 				uint64_t seq)
 {
 	r->err = -NSHM_ECORRUPT;
-	atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
-				  memory_order_relaxed);
+	count_corrupt(r);
 	nshm__err(-NSHM_ECORRUPT,
 		  "ring '%s': slot %u holds seq 0x%016llx: neither index "
 		  "%llu published (0x%016llx) nor not yet",
@@ -308,20 +380,44 @@ void nshm__ring_wake(struct nshm_ring *r, _Atomic(uint32_t) *ev)
 
 /* ---- role ownership ---------------------------------------------------- */
 
+/* The shared words of @role: who holds it, its state, its pid. */
+struct role_words {
+	_Atomic(uint64_t) *peer;
+	_Atomic(uint32_t) *state;
+	_Atomic(uint32_t) *pid;
+};
+
+static struct role_words role_words(struct nshm_ring_ctl *ctl, int role)
+{
+	if (role == NSHM_RING_PRODUCER)
+		return (struct role_words){ &ctl->producer_peer,
+					    &ctl->producer_state,
+					    &ctl->producer_pid };
+	return (struct role_words){ &ctl->consumer_peer, &ctl->consumer_state,
+				    &ctl->consumer_pid };
+}
+
+/* Can @id name a participant at all? (Else it names nobody: free.) */
+static bool peer_id_valid(uint64_t id)
+{
+	return (uint32_t)id < NSHM_PEER_MAX && (id >> 32) != 0;
+}
+
+/*
+ * Take the role's word. A holder is displaced only on proof of death:
+ * nshm_peer_alive() == 0, or an id that cannot name any participant. When
+ * liveness cannot tell (a negative answer), the role stays where it is and
+ * the caller gets that error: a live holder must never lose its role.
+ */
 static int claim_role(struct nshm_ring *r, int role)
 {
-	struct nshm_ring_ctl *ctl = &r->sh->ctl;
-	_Atomic(uint64_t) *slot = role == NSHM_RING_PRODUCER
-					  ? &ctl->producer_peer
-					  : &ctl->consumer_peer;
-	_Atomic(uint32_t) *pid = role == NSHM_RING_PRODUCER ? &ctl->producer_pid
-							    : &ctl->consumer_pid;
+	struct role_words w = role_words(&r->sh->ctl, role);
 
 	for (int tries = 0; tries < 1000; tries++) {
-		/* Acquire: pairs with the CAS below in the previous holder. */
-		uint64_t cur = atomic_load_explicit(slot, memory_order_acquire);
+		/* RING-A5: pairs with RING-R5, the CAS of the last holder. */
+		uint64_t cur = atomic_load_explicit(w.peer, memory_order_acquire);
 
-		if (cur != 0) {
+		if (cur != 0 && peer_id_valid(cur)) {
 			int alive = nshm_peer_alive(priv(r)->area, cur);
 
 			if (alive == 1)
@@ -331,16 +427,28 @@ static int claim_role(struct nshm_ring *r, int role)
 					"(pid %u)",
 					priv(r)->name, role_name(role),
 					atomic_load_explicit(
-						pid, memory_order_relaxed));
-			/* Dead (or an id that names nobody): take over. */
+						w.pid, memory_order_relaxed));
+			if (alive < 0)
+				return nshm__err(
+					alive,
+					"ring '%s': cannot tell whether its "
+					"%s (pid %u) is alive, so it is not "
+					"taken over: %s",
+					priv(r)->name, role_name(role),
+					atomic_load_explicit(
+						w.pid, memory_order_relaxed),
+					nshm_strerror(alive));
+			/* Proven dead: take over. */
 		}
 		/*
-		 * Acq_rel: acquire the dead holder's index stores (it can no
-		 * longer write), release our pid/state stores to whoever
-		 * claims after us.
+		 * RING-R5/A5, acq_rel: acquire what a holder that closed
+		 * published; release our later stores to whoever claims
+		 * after us. A dead holder's own stores are ordered by the
+		 * kernel dropping its liveness token, which
+		 * nshm_peer_alive() observed (RING-C1).
 		 */
 		if (atomic_compare_exchange_strong_explicit(
-			    slot, &cur, priv(r)->self, memory_order_acq_rel,
+			    w.peer, &cur, priv(r)->self, memory_order_acq_rel,
 			    memory_order_acquire))
 			return 0;
 	}
@@ -348,22 +456,27 @@ static int claim_role(struct nshm_ring *r, int role)
 			 priv(r)->name, role_name(role));
 }
 
+/*
+ * Give the role back. @closed: a clean close, which says CLOSED first and
+ * then clears the role word, both before the detach frees our participant
+ * slot: so a waiter that finds our slot gone also finds the role word no
+ * longer ours, and tells a close from a death (peer_check()).
+ */
 static void unclaim_role(struct nshm_ring *r, int role, bool closed)
 {
-	struct nshm_ring_ctl *ctl = &r->sh->ctl;
-	_Atomic(uint64_t) *slot = role == NSHM_RING_PRODUCER
-					  ? &ctl->producer_peer
-					  : &ctl->consumer_peer;
-	_Atomic(uint32_t) *state = role == NSHM_RING_PRODUCER
-					   ? &ctl->producer_state
-					   : &ctl->consumer_state;
+	struct role_words w = role_words(&r->sh->ctl, role);
 	uint64_t self = priv(r)->self;
 
 	if (closed)
-		atomic_store_explicit(state, NSHM_ROLE_CLOSED,
+		/*
+		 * RING-R6: pairs with RING-A6 in peer_check(): everything we
+		 * published (seq, head) is visible to a waiter that sees
+		 * CLOSED (or the cleared role word after it, RING-R5).
+		 */
+		atomic_store_explicit(w.state, NSHM_ROLE_CLOSED,
 				      memory_order_release);
-	/* Only if it is still ours: a taker-over may have replaced us. */
-	atomic_compare_exchange_strong_explicit(slot, &self, 0,
+	/* RING-R5: only if it is still ours (a taker-over replaced us). */
+	atomic_compare_exchange_strong_explicit(w.peer, &self, 0,
 						memory_order_acq_rel,
 						memory_order_relaxed);
 }
@@ -382,8 +495,8 @@ static uint64_t published_end(const struct nshm_ring *r, uint64_t head,
 {
 	while (tail != head) {
 		/*
-		 * A4: pairs with R1 in nshm_ring_commit_n() (and the dead
-		 * holder's stores, see C1): a published seq means its
+		 * RING-A4: pairs with RING-R1 in nshm_ring_commit_n() (and the dead
+		 * holder's stores, RING-C1): a published seq means its
 		 * payload is complete.
 		 */
 		uint64_t seq = atomic_load_explicit(nshm__ring_seq(r, tail - 1),
@@ -431,13 +544,14 @@ static int take_role(struct nshm_ring *r, int role)
 				 (unsigned long long)head, cap);
 	}
 
-	r->fence = membarrier_register() ? 0 : 1;
+	r->fence = nshm__membarrier_register() ? 0 : 1;
+	priv(r)->pid = getpid();
 	if (role == NSHM_RING_PRODUCER) {
 		/*
 		 * A dead predecessor may have stored tail and died before the
 		 * seq words: resume at the first unpublished slot (the
 		 * consumer waits there), so nothing is skipped or repeated,
-		 * and put tail back (R4: we are its only writer now).
+		 * and put tail back (RING-R4: we are its only writer now).
 		 */
 		tail = published_end(r, head, tail);
 		atomic_store_explicit(&sh->prod.index, tail,
@@ -491,8 +605,9 @@ static struct nshm_ring *handle_new(const char *name)
 		return NULL;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->ws.spins = RING_DEFAULT_SPINS;
-	p->ws.yields = RING_DEFAULT_YIELDS;
+	p->ws.spins = NSHM_WAIT_SPINS_DEFAULT;
+	p->ws.yields = NSHM_WAIT_YIELDS_DEFAULT;
+	p->membarrier_ok = true;
 	r->priv = p;
 	r->role = NSHM_RING_OBSERVER;
 	r->tail_p = &r->sink;
@@ -510,7 +625,7 @@ static void handle_free(struct nshm_ring *r)
 
 /* Point the handle at a validated mapping. */
 static int handle_bind(struct nshm_ring *r, struct nshm_seg *seg, void *area,
-		       const struct nshm_ring_config *cfg)
+		       const struct nshm_ring_config *cfg, bool writable)
 {
 	struct ring_priv *p = priv(r);
 	int ret;
@@ -526,6 +641,8 @@ static int handle_bind(struct nshm_ring *r, struct nshm_seg *seg, void *area,
 	r->seq_off = cfg->seq_off; /* validated (seq_off_ok()) */
 	r->seq_key = cfg->seq_key;
 	r->waiter_mb = 1;
+	if (!writable)
+		return 0; /* an observer: no participant, no id */
 	ret = nshm_peer_self(area, &p->self);
 	if (ret != 0)
 		return nshm__err(ret, "ring '%s': no participant id for this "
@@ -546,13 +663,37 @@ static uint64_t new_seq_key(void)
 	return k & ~NSHM_RING_SEQ_PUB;
 }
 
+/*
+ * Write the ring header into a new, zero-filled area of @p size bytes and
+ * publish it. Nobody uses the ring before ctl.state says READY.
+ */
+static int ring_build(void *area, size_t size, void *arg)
+{
+	const struct nshm_ring_config *cfg = arg;
+	struct nshm_ring_shared *sh = area;
+
+	if (size < cfg->area_size)
+		return nshm__err(-EINVAL, "ring area of %zu bytes, %llu needed",
+				 size, (unsigned long long)cfg->area_size);
+	memcpy(&sh->config, cfg, sizeof(*cfg));
+	nshm_event_init(&sh->prod.ev);
+	nshm_event_init(&sh->cons.ev);
+	/*
+	 * RING-R0: pairs with RING-A0 in wait_ready(). The whole config line
+	 * is visible before attachers see READY.
+	 */
+	atomic_store_explicit(&sh->ctl.state, NSHM_RING_READY,
+			      memory_order_release);
+	nshm_futex_wake(&sh->ctl.state, 1 << 30);
+	return 0;
+}
+
 int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 		     const struct nshm_ring_type *type, uint32_t capacity,
 		     enum nshm_ring_role role, unsigned int flags,
 		     unsigned int mode, struct nshm_ring **out)
 {
 	struct nshm_ring_config cfg;
-	struct nshm_ring_shared *sh;
 	char why[512];
 	struct nshm_ring *r;
 	struct nshm_seg *seg = NULL;
@@ -634,25 +775,25 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 	ret = nshm_seg_attach(seg, flags & (NSHM_PREFAULT | NSHM_MLOCK), &area);
 	if (ret != 0)
 		goto err_delete;
+	ring_build(area, (size_t)bytes, &cfg);
+	if (role == NSHM_RING_OBSERVER) {
+		/* An observer keeps only a read-only view (it writes nothing). */
+		void *ro;
 
-	/* The segment is new and zero-filled; nobody uses it before READY. */
-	sh = area;
-	memcpy(&sh->config, &cfg, sizeof(cfg));
-	nshm_event_init(&sh->prod.ev);
-	nshm_event_init(&sh->cons.ev);
-	/*
-	 * R0: pairs with A0 in wait_ready(). The whole config line is
-	 * visible before attachers see READY.
-	 */
-	atomic_store_explicit(&sh->ctl.state, NSHM_RING_READY,
-			      memory_order_release);
-	nshm_futex_wake(&sh->ctl.state, 1 << 30);
-
-	ret = handle_bind(r, seg, area, &cfg);
+		ret = nshm_seg_attach(seg, NSHM_READONLY |
+					      (flags & (NSHM_PREFAULT |
+							NSHM_MLOCK)), &ro);
+		if (ret != 0)
+			goto err_detach;
+		nshm_seg_detach(seg, area);
+		area = ro;
+	}
+	ret = handle_bind(r, seg, area, &cfg, role != NSHM_RING_OBSERVER);
 	if (ret == 0)
 		ret = take_role(r, (int)role);
 	if (ret != 0)
 		goto err_detach;
+	handles_add(r);
 	*out = r;
 	return 0;
 
@@ -674,7 +815,7 @@ err_free:
 
 /* ---- attach ----------------------------------------------------------- */
 
-/* A0: wait until the creator published the config (pairs with R0). */
+/* RING-A0: wait until the creator published the config (RING-R0). */
 static int wait_ready(struct nshm_ring_shared *sh, const char *name)
 {
 	struct timespec deadline;
@@ -848,7 +989,12 @@ int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 				name, size);
 		goto err_close;
 	}
-	ret = nshm_seg_attach(seg, flags & (NSHM_PREFAULT | NSHM_MLOCK), &area);
+	/* An observer maps read-only: nothing it does can disturb the ring. */
+	ret = nshm_seg_attach(seg, (flags & (NSHM_PREFAULT | NSHM_MLOCK)) |
+				       (role == NSHM_RING_OBSERVER
+						? NSHM_READONLY
+						: 0u),
+			      &area);
 	if (ret != 0)
 		goto err_close;
 	ret = wait_ready(area, name);
@@ -859,11 +1005,12 @@ int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 	ret = validate_config(&cfg, size, kind, type, name);
 	if (ret != 0)
 		goto err_detach;
-	ret = handle_bind(r, seg, area, &cfg);
+	ret = handle_bind(r, seg, area, &cfg, role != NSHM_RING_OBSERVER);
 	if (ret == 0)
 		ret = take_role(r, (int)role);
 	if (ret != 0)
 		goto err_detach;
+	handles_add(r);
 	*out = r;
 	return 0;
 
@@ -894,7 +1041,10 @@ int nshm_ring_close(struct nshm_ring *r)
 		return 0;
 	nshm__err_clear();
 	p = priv(r);
-	if (r->role == NSHM_RING_PRODUCER || r->role == NSHM_RING_CONSUMER) {
+	handles_del(r);
+	/* A child's inherited handle only unmaps: the role is the parent's. */
+	if (!p->forked && (r->role == NSHM_RING_PRODUCER ||
+			   r->role == NSHM_RING_CONSUMER)) {
 		int role = (int)r->role;
 
 		unclaim_role(r, role, true);
@@ -929,8 +1079,8 @@ int nshm_ring_set_wait(struct nshm_ring *r, const struct nshm_wait_strategy *ws)
 				 "must be 0");
 	if (ws == NULL) {
 		memset(&priv(r)->ws, 0, sizeof(priv(r)->ws));
-		priv(r)->ws.spins = RING_DEFAULT_SPINS;
-		priv(r)->ws.yields = RING_DEFAULT_YIELDS;
+		priv(r)->ws.spins = NSHM_WAIT_SPINS_DEFAULT;
+		priv(r)->ws.yields = NSHM_WAIT_YIELDS_DEFAULT;
 	} else {
 		priv(r)->ws = *ws;
 	}
@@ -948,78 +1098,85 @@ int nshm_ring_set_wait(struct nshm_ring *r, const struct nshm_wait_strategy *ws)
  */
 static int ring_ready(struct nshm_ring *r)
 {
-	uint64_t v;
-
 	if (r->role == NSHM_RING_CONSUMER) {
 		if (r->cready != r->cpos)
 			return 1;
-		/* A2: the slot's seq word (as in nshm_ring_peek()). */
+		/* RING-A2: the slot's seq word (as in nshm_ring_peek()). */
 		if (nshm__ring_cons_poll(r, r->cpos))
 			return 1;
 		return r->err == -NSHM_ECORRUPT ? -NSHM_ECORRUPT : 0;
 	}
 	if (r->ppos - r->phead < r->pcap)
 		return 1;
-	/* A1 (as in nshm__ring_prod_refresh()). */
-	v = atomic_load_explicit(&r->sh->cons.index, memory_order_acquire);
-	if (r->ppos - v > r->pcap) {
-		nshm__ring_corrupt(r, v);
-		return -NSHM_ECORRUPT;
-	}
-	r->phead = v;
-	return r->ppos - v < r->pcap;
+	/* RING-A1, bounded (as in nshm_ring_reserve()). */
+	if (nshm__ring_prod_refresh(r) != 0)
+		return 1;
+	return r->err == -NSHM_ECORRUPT ? -NSHM_ECORRUPT : 0;
 }
 
 /*
  * The other side, while we wait for it: 0 (alive, or not there yet),
- * -NSHM_EPEERDEAD, -EPIPE (closed cleanly), -NSHM_ECORRUPT (bogus id).
+ * -NSHM_EPEERDEAD (proven dead), -EPIPE (closed cleanly), -NSHM_ECORRUPT
+ * (an id or participant entry that cannot be read). A clean closer clears
+ * the role word before its detach frees its participant slot, so an id
+ * that is dead but still in the role word is a death; one that is gone
+ * from it closed (or was taken over): look again.
  */
 static int peer_check(struct nshm_ring *r)
 {
-	struct nshm_ring_ctl *ctl = &r->sh->ctl;
 	bool prod = r->role == NSHM_RING_CONSUMER; /* we wait on producer */
+	struct role_words w = role_words(&r->sh->ctl,
+					 prod ? NSHM_RING_PRODUCER
+					      : NSHM_RING_CONSUMER);
 	const char *who = prod ? "producer" : "consumer";
-	uint64_t id = atomic_load_explicit(prod ? &ctl->producer_peer
-						: &ctl->consumer_peer,
-					   memory_order_acquire);
-	int alive;
+	const char *state = prod ? "empty" : "full";
 
-	if (id == 0) {
-		uint32_t s = atomic_load_explicit(prod ? &ctl->producer_state
-						       : &ctl->consumer_state,
-						  memory_order_acquire);
+	for (int look = 0; look < 4; look++) {
+		/* RING-A5: pairs with RING-R5 (claim and unclaim). */
+		uint64_t id = atomic_load_explicit(w.peer,
+						   memory_order_acquire);
+		int alive;
 
-		if (s == NSHM_ROLE_CLOSED)
-			return nshm__err(-EPIPE,
-					 "ring '%s': the %s closed with the "
-					 "ring %s",
+		if (id == 0) {
+			/* RING-A6: pairs with RING-R6 in unclaim_role(). */
+			if (atomic_load_explicit(w.state,
+						 memory_order_acquire) ==
+			    NSHM_ROLE_CLOSED)
+				return nshm__err(-EPIPE,
+						 "ring '%s': the %s closed "
+						 "with the ring %s",
+						 priv(r)->name, who, state);
+			return 0;
+		}
+		test_hook(r, NSHM__RING_HOOK_PEER_ID_READ);
+		if (!peer_id_valid(id))
+			return nshm__err(-NSHM_ECORRUPT,
+					 "ring '%s': %s id %016llx names no "
+					 "participant",
 					 priv(r)->name, who,
-					 prod ? "empty" : "full");
-		return 0;
+					 (unsigned long long)id);
+		alive = nshm_peer_alive(priv(r)->area, id);
+		if (alive == 1)
+			return 0;
+		if (alive < 0)
+			/* Cannot tell: keep waiting, never guess. */
+			return alive == -NSHM_ECORRUPT ? alive : 0;
+		/*
+		 * RING-A5: still the role's holder? Then it died in it. Else
+		 * it closed (its detach came after clearing the word) or was
+		 * replaced: read the role again.
+		 */
+		if (atomic_load_explicit(w.peer, memory_order_acquire) == id)
+			return nshm__err(-NSHM_EPEERDEAD,
+					 "ring '%s': the %s (pid %u) died "
+					 "with the ring %s",
+					 priv(r)->name, who,
+					 atomic_load_explicit(
+						 w.pid, memory_order_relaxed),
+					 state);
 	}
-	alive = nshm_peer_alive(priv(r)->area, id);
-	if (alive == 1)
-		return 0;
-	if (alive == 0)
-		return nshm__err(-NSHM_EPEERDEAD,
-				 "ring '%s': the %s (pid %u) died with the "
-				 "ring %s",
-				 priv(r)->name, who,
-				 atomic_load_explicit(prod ? &ctl->producer_pid
-							   : &ctl->consumer_pid,
-						      memory_order_relaxed),
-				 prod ? "empty" : "full");
-	return nshm__err(-NSHM_ECORRUPT,
-			 "ring '%s': %s id %016llx is not a participant (%s)",
-			 priv(r)->name, who, (unsigned long long)id,
-			 nshm_strerror(alive));
+	return 0; /* the role keeps changing hands: look again later */
 }
-
-/* What stuck_slot() saw of the slot the consumer waits for. */
-struct stuck {
-	uint64_t since; /* when it was first seen committed, unpublished */
-	uint64_t seq;	/* its seq word then */
-};
 
 /*
  * Consumer, after a park slice that no notify ended: does the producer's
@@ -1030,16 +1187,19 @@ struct stuck {
  * RING_STUCK_NS means the word was overwritten (a hostile or broken
  * peer): -NSHM_ECORRUPT rather than waiting forever. That covers the
  * values the fast path must take for "not yet" (the previous lap's; with
- * an element seq, anything). A tail more than the capacity ahead of us,
- * or behind us, is corrupt at once. @return 0 or -NSHM_ECORRUPT.
+ * an element seq, anything). The observation is kept in the handle, so
+ * it adds up across blocking calls with short deadlines. A tail more than
+ * the capacity ahead of us, or behind us, is corrupt at once.
+ * @return 0 or -NSHM_ECORRUPT.
  */
-static int stuck_slot(struct nshm_ring *r, struct stuck *st)
+static int stuck_slot(struct nshm_ring *r)
 {
+	struct stuck *st = &priv(r)->stuck;
 	uint64_t tail, seq, ahead, now;
 
 	/*
-	 * Relaxed: tail (stored relaxed, R4) is only compared here, never
-	 * used to read a slot; the seq word below decides what is published.
+	 * Relaxed: tail (stored relaxed, RING-R4) is only compared here,
+	 * never used to read a slot; the seq word decides what is published.
 	 */
 	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_relaxed);
 	ahead = tail - r->cpos;
@@ -1055,7 +1215,8 @@ static int stuck_slot(struct nshm_ring *r, struct stuck *st)
 		return 0;
 	}
 	now = nshm__now_ns();
-	if (st->since == 0 || seq != st->seq) {
+	if (st->since == 0 || st->pos != r->cpos || seq != st->seq) {
+		st->pos = r->cpos;
 		st->since = now;
 		st->seq = seq;
 		return 0;
@@ -1063,8 +1224,7 @@ static int stuck_slot(struct nshm_ring *r, struct stuck *st)
 	if (now - st->since < RING_STUCK_NS)
 		return 0;
 	r->err = -NSHM_ECORRUPT;
-	atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
-				  memory_order_relaxed);
+	count_corrupt(r);
 	return nshm__err(-NSHM_ECORRUPT,
 			 "ring '%s': tail %llu says index %llu was committed, "
 			 "but for %llu ms its slot's seq word has held "
@@ -1076,106 +1236,117 @@ static int stuck_slot(struct nshm_ring *r, struct stuck *st)
 			 (unsigned long long)nshm__ring_seq_pub(r, r->cpos));
 }
 
-static int ring_wait(struct nshm_ring *r, const struct timespec *deadline)
+/* ---- the ring's callbacks for the waiting engine (sync/wait.c) -------- */
+
+static int wait_ready_cb(void *arg)
 {
-	struct stuck stuck = { 0, 0 };
-	struct ring_priv *p = priv(r);
-	bool consumer = r->role == NSHM_RING_CONSUMER;
-	/* We sleep on the other side's line; we count on our own. */
-	struct nshm_event *ev = consumer ? &r->sh->prod.ev : &r->sh->cons.ev;
-	struct nshm_ring_side *own = consumer ? &r->sh->cons : &r->sh->prod;
+	return ring_ready(arg);
+}
+
+/*
+ * Before each park: is the peer still there? A closed or dead peer ends
+ * the wait only once the ring is re-checked AFTER its state was read: a
+ * producer that pushed and then closed made its seq stores visible before
+ * its closed word (RING-R6/A6), a dead one's are ordered by the kernel
+ * dropping its liveness token (RING-C1), so nothing it committed is ever
+ * left unread behind -EPIPE or -NSHM_EPEERDEAD.
+ */
+static int wait_before_park(void *arg)
+{
+	struct nshm_ring *r = arg;
+	int ret, ready;
+
+	test_hook(r, NSHM__RING_HOOK_WAIT_RECHECKED);
+	ret = peer_check(r);
+	if (ret == 0)
+		return 0;
+	ready = ring_ready(r);
+	if (ready != 0)
+		return ready;
+	return ret;
+}
+
+static int wait_after_slice(void *arg)
+{
+	struct nshm_ring *r = arg;
 	int ret;
 
-	ret = ring_ready(r);
-	if (ret != 0)
-		return ret < 0 ? ret : 0;
+	if (r->role == NSHM_RING_CONSUMER && (ret = stuck_slot(r)) != 0)
+		return ret;
+	if (priv(r)->ws.check != NULL && (ret = priv(r)->ws.check(r)) < 0)
+		return ret;
+	return 0;
+}
+
+/* Counters: each side writes only its own line (slow path). */
+static struct nshm_ring_side *own_side(struct nshm_ring *r)
+{
+	return r->role == NSHM_RING_CONSUMER ? &r->sh->cons : &r->sh->prod;
+}
+
+static void wait_waiting(void *arg)
+{
+	/* Relaxed: statistics. */
+	atomic_fetch_add_explicit(&own_side(arg)->waits, 1,
+				  memory_order_relaxed);
+}
+
+static void wait_parking(void *arg)
+{
+	/* Relaxed: statistics. */
+	atomic_fetch_add_explicit(&own_side(arg)->parks, 1,
+				  memory_order_relaxed);
+}
+
+static int ring_wait(struct nshm_ring *r, const struct timespec *deadline)
+{
+	struct ring_priv *p = priv(r);
+	bool consumer = r->role == NSHM_RING_CONSUMER;
+	struct nshm__waiter w = {
+		/* We sleep on the other side's event word. */
+		.ev = consumer ? &r->sh->prod.ev : &r->sh->cons.ev,
+		.ready = wait_ready_cb,
+		.before_park = wait_before_park,
+		.after_slice = wait_after_slice,
+		.waiting = wait_waiting,
+		.parking = wait_parking,
+		.arg = r,
+		.ws = &p->ws,
+		.deadline = deadline,
+		/* The notifier (nshm__ring_notify) fences only without it. */
+		.mode = NSHM__WAIT_ASYM,
+		.membarrier_ok = &p->membarrier_ok,
+	};
+	int ret;
+
 	if (r->err == -NSHM_ECORRUPT)
 		return nshm__err(-NSHM_ECORRUPT, "ring '%s' was found corrupt "
 				 "earlier (nshm_ring_clear_error() to retry)",
 				 p->name);
-	for (uint32_t i = 0; i < p->ws.spins; i++) {
-		/* Every iteration: a pause is ~36 ns on some parts. */
-		nshm_cpu_relax();
-		if ((ret = ring_ready(r)) != 0)
-			return ret < 0 ? ret : 0;
+	ret = nshm__wait(&w);
+	if (ret == -ETIMEDOUT) {
+		/* Relaxed: statistics. */
+		atomic_fetch_add_explicit(&own_side(r)->timeouts, 1,
+					  memory_order_relaxed);
+		return nshm__err(-ETIMEDOUT,
+				 "ring '%s': still %s at the deadline",
+				 p->name, consumer ? "empty" : "full");
 	}
-	for (uint32_t i = 0; i < p->ws.yields; i++) {
-		sched_yield();
-		if ((ret = ring_ready(r)) != 0)
-			return ret < 0 ? ret : 0;
-	}
-
-	atomic_fetch_add_explicit(&own->waits, 1, memory_order_relaxed);
-	for (;;) {
-		struct timespec slice;
-		uint64_t left, step;
-		uint32_t key;
-
-		/* Sets WAITERS, then a seq_cst fence (F2 in sync/event.c). */
-		key = nshm_event_prepare(ev);
-		/*
-		 * E2: pairs with E1 in nshm__ring_notify(). After our
-		 * WAITERS store, run a full barrier on every CPU that runs a
-		 * registered (notifier) process: any seq/head store it made
-		 * before its event-word load is now visible to the re-check
-		 * below (slot seq for a consumer, head for a producer), or
-		 * its load comes after our RMW and sees WAITERS.
-		 * (A notifier without membarrier fences itself instead.)
-		 */
-		if (r->waiter_mb &&
-		    sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
-			r->waiter_mb = 0;
-		ret = ring_ready(r);
-		if (ret != 0)
-			return ret < 0 ? ret : 0;
-		ret = peer_check(r);
-		if (ret != 0)
-			return ret;
-		left = nshm__ns_until(deadline);
-		if (left == 0) {
-			atomic_fetch_add_explicit(&own->timeouts, 1,
-						  memory_order_relaxed);
-			return nshm__err(-ETIMEDOUT,
-					 "ring '%s': still %s at the deadline",
-					 p->name, consumer ? "empty" : "full");
-		}
-		step = p->ws.park_slice_ms
-			       ? (uint64_t)p->ws.park_slice_ms * 1000000u
-			       : RING_PARK_SLICE_NS;
-		if (!r->waiter_mb && step > RING_PARK_SLICE_NOMB_NS)
-			step = RING_PARK_SLICE_NOMB_NS;
-		nshm_deadline_in(&slice, left < step ? left : step);
-		atomic_fetch_add_explicit(&own->parks, 1, memory_order_relaxed);
-		ret = nshm_event_wait(ev, key, &slice);
-		if (ret != 0 && ret != -ETIMEDOUT)
-			return ret;
-		if (ret == 0)
-			continue; /* notified */
-		if (consumer && (ret = stuck_slot(r, &stuck)) != 0)
-			return ret;
-		if (p->ws.check != NULL) {
-			ret = p->ws.check(r);
-			if (ret < 0)
-				return ret;
-		}
-	}
+	return ret;
 }
 
 static int wait_common(struct nshm_ring *r, const struct timespec *deadline,
 		       int want)
 {
-	int ret;
-
 	nshm__err_clear();
 	if (r == NULL)
 		return nshm__err(-EINVAL, "ring handle is NULL");
+	if (priv(r)->forked)
+		return forked_err(r);
 	if ((int)r->role != want)
 		return nshm__err(-EPERM, "%s wait on a %s handle of ring '%s'",
 				 role_name(want), role_name((int)r->role),
 				 priv(r)->name);
-	ret = check_deadline(deadline);
-	if (ret != 0)
-		return ret;
 	return ring_wait(r, deadline);
 }
 
@@ -1220,8 +1391,8 @@ int nshm_ring_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
 	c = &priv(r)->cfg;
 	memset(st, 0, sizeof(*st));
 	/*
-	 * A snapshot for humans. A4 (acquire) on both, head first: the
-	 * consumer saw every slot below head published, and R4 is ordered
+	 * A snapshot for humans. RING-A4 (acquire) on both, head first: the
+	 * consumer saw every slot below head published, and RING-R4 is ordered
 	 * before those seqs, so tail >= head here. pushed counts what is
 	 * published (a commit in flight, or cut short by a kill, is not).
 	 */
@@ -1329,8 +1500,7 @@ int nshm_ring_check(struct nshm_ring *r)
 	return 0;
 
 corrupt_cfg:
-	atomic_fetch_add_explicit(&sh->ctl.corrupt_seen, 1,
-				  memory_order_relaxed);
+	count_corrupt(r);
 	return nshm__err(-NSHM_ECORRUPT,
 			 "ring '%s': the immutable header changed after "
 			 "attach",

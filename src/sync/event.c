@@ -23,11 +23,11 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <sched.h>
 #include <stdint.h>
 
 #include "internal.h"
 #include "sync/sync_internal.h"
+#include "sync/wait.h"
 
 void nshm_event_init(struct nshm_event *ev)
 {
@@ -125,67 +125,44 @@ int nshm_event_wait(struct nshm_event *ev, uint32_t key,
 	return 0;
 }
 
+/* nshm_event_await() through the waiting engine (wait.c). */
+struct await_arg {
+	bool (*ready)(void *);
+	int (*check)(void *);
+	void *arg;
+};
+
+static int await_ready(void *p)
+{
+	const struct await_arg *a = p;
+
+	return a->ready(a->arg) ? 1 : 0;
+}
+
+static int await_check(void *p)
+{
+	const struct await_arg *a = p;
+	int ret = a->check(a->arg);
+
+	return ret < 0 ? ret : 0;
+}
+
 int nshm_event_await(struct nshm_event *ev, bool (*ready)(void *), void *arg,
 		     const struct nshm_wait_strategy *ws,
 		     const struct timespec *deadline)
 {
-	static const struct nshm_wait_strategy dflt = {
-		.spins = NSHM_WAIT_SPINS_DEFAULT,
-		.yields = NSHM_WAIT_YIELDS_DEFAULT,
-		.park_slice_ms = NSHM_WAIT_SLICE_MS_DEFAULT,
+	struct await_arg a = { ready, ws ? ws->check : NULL, arg };
+	struct nshm__waiter w = {
+		.ev = ev,
+		.ready = await_ready,
+		.after_slice = a.check ? await_check : NULL,
+		.arg = &a,
+		.ws = ws,
+		.deadline = deadline,
+		.mode = NSHM__WAIT_FENCED, /* nshm_event_notify() fences */
 	};
-	struct timespec slice;
-	uint64_t slice_ns;
-	int ret;
 
 	if (ev == NULL || ready == NULL)
 		return nshm__err(-EINVAL, "event or ready() is NULL");
-	ret = nshm__deadline_check(deadline);
-	if (ret != 0)
-		return ret;
-	if (ws == NULL)
-		ws = &dflt;
-	if (ws->reserved != 0)
-		return nshm__err(-EINVAL, "wait strategy: reserved field "
-				 "must be 0");
-	slice_ns = (uint64_t)(ws->park_slice_ms ? ws->park_slice_ms
-						: NSHM_WAIT_SLICE_MS_DEFAULT) *
-		   1000000u;
-
-	for (uint32_t i = 0; i < ws->spins; i++) {
-		if (ready(arg))
-			return 0;
-		nshm_cpu_relax();
-	}
-	for (uint32_t i = 0; i < ws->yields; i++) {
-		if (ready(arg))
-			return 0;
-		sched_yield();
-	}
-	for (;;) {
-		uint32_t key;
-
-		if (ready(arg))
-			return 0;
-		key = nshm_event_prepare(ev);
-		if (ready(arg)) /* the re-check after announcing */
-			return 0;
-		nshm_deadline_in(&slice, slice_ns);
-		if (deadline != NULL && nshm__ns_until(deadline) < slice_ns)
-			slice = *deadline;
-		ret = nshm_event_wait(ev, key, &slice);
-		if (ret == 0)
-			continue; /* notified: re-check, maybe park again */
-		if (ret != -ETIMEDOUT)
-			return ret;
-		if (ready(arg))
-			return 0;
-		if (nshm__deadline_passed(deadline))
-			return -ETIMEDOUT;
-		if (ws->check != NULL) {
-			ret = ws->check(arg);
-			if (ret < 0)
-				return ret;
-		}
-	}
+	return nshm__wait(&w);
 }

@@ -88,6 +88,22 @@ static inline void t_ring_pair(const char *n, const struct nshm_ring_type *t,
 			 0);
 }
 
+/*
+ * A read-write view of ring @p n's shared header, as a hostile (or buggy)
+ * peer would have: observers map read-only, so tests that scribble on a
+ * ring use this. The mapping lives until the process exits.
+ */
+static inline struct nshm_ring_shared *t_scribbler(const char *n)
+{
+	struct nshm_seg *seg = NULL;
+	void *area = NULL;
+
+	assert_int_equal(nshm_seg_open(n, 0, 0, 0, &seg), 0);
+	assert_int_equal(nshm_seg_attach(seg, 0, &area), 0);
+	nshm_seg_close(seg);
+	return area;
+}
+
 /* Make a scribbled ring config's checksum right again. */
 static inline void refresh_crc(struct nshm_ring_shared *sh)
 {

@@ -208,7 +208,7 @@ static void test_corrupt_header_at_attach(void **state)
 	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 16,
 					  NSHM_RING_OBSERVER, 0, 0, &c),
 			 0);
-	sh = c->sh;
+	sh = t_scribbler(n);
 	saved = sh->config;
 
 	sh->config.capacity = 1u << 20; /* checksum now wrong */
@@ -518,8 +518,8 @@ static void run_wrap(uint64_t start)
 	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 8,
 					  NSHM_RING_OBSERVER, 0, 0, &o),
 			 0);
-	atomic_store(&o->sh->prod.index, start);
-	atomic_store(&o->sh->cons.index, start);
+	atomic_store(&t_scribbler(n)->prod.index, start);
+	atomic_store(&t_scribbler(n)->cons.index, start);
 	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
 					  NSHM_RING_PRODUCER, 0, &p),
 			 0);

@@ -222,7 +222,7 @@ static void test_corrupt_seq_config(void **state)
 	(void)state;
 	assert_int_equal(tick_ring_create(n, 8, NSHM_RING_OBSERVER, 0, 0, &o),
 			 0);
-	sh = tick_ring_ring(o)->sh;
+	sh = t_scribbler(n);
 	saved = sh->config;
 	for (int k = 0; k < NCASES; k++) {
 		sh->config = saved;

@@ -21,18 +21,22 @@
  * (NSHM_RING_TYPE_SEQ_FIELD: a 64-byte element is one line).
  *
  * Memory-order pairs (table in doc/ring.md):
- *   R1/A2  commit stores each slot's seq (release) -> consumer loads the seq
- *          of the slot it reads (acquire): the payload is visible before
- *          the slot is seen published.
- *   R2/A1  release stores head (release)  -> producer loads head (acquire):
- *          the consumer's reads of a slot finish before it is reused.
- *   E1/E2  seq/head store, then event-word load (notifier) vs. event-word
- *          RMW, then seq/head load (waiter): store-load (Dekker) order, made
- *          by a compiler fence here plus membarrier(GLOBAL_EXPEDITED) in the
- *          waiter, or by a full fence here when membarrier is unavailable.
+ *   RING-R1/A2  commit stores each slot's seq (release) -> consumer loads
+ *               the seq of the slot it reads (acquire): the payload is
+ *               visible before the slot is seen published.
+ *   RING-R2/A1  release stores head (release) -> producer loads head
+ *               (acquire): the consumer's reads of a slot finish before it
+ *               is reused.
+ *   RING-E1/SYNC-E2  seq/head store, then event-word load (notifier) vs.
+ *               event-word RMW, then seq/head load (waiter): store-load
+ *               (Dekker) order, made by a compiler fence here plus the
+ *               waiter's deferred membarrier(GLOBAL_EXPEDITED) (src/sync/
+ *               wait.h: issued only when a park outlives a short first
+ *               slice), or by a full fence here when membarrier is
+ *               unavailable.
  * The shared tail is still stored by every commit (relaxed, before the seq
- * stores, which order it: R1), on the producer's own line that nobody polls;
- * it serves crash recovery, counters and tools (pair R4/A4 in doc/ring.md).
+ * stores, which order it: RING-R1), on the producer's own line that nobody
+ * polls; it serves crash recovery, counters and tools (RING-R4/A4).
  */
 #if !defined(NSHM_INSIDE_RING_H)
 #error "include <nshm/ring.h> instead of <nshm/bits/ring_spsc.h>"
@@ -127,16 +131,16 @@ static NSHM_ALWAYS_INLINE uint64_t nshm__ring_seq_pub(const struct nshm_ring *r,
 static NSHM_ALWAYS_INLINE void nshm__copy_skip(void *dst, const void *src,
 					       size_t size, size_t skip)
 {
-	memcpy(dst, src, skip);
-	if (rest != 0)
-		memcpy((unsigned char *)dst + skip + 8,
-		       (const unsigned char *)src + skip + 8, rest);
 	/*
 	 * In a branch: with skip == size (no seq field) gcc -O0 would see
 	 * size - skip - 8 == SIZE_MAX - 7 in the dead call and warn.
 	 */
 	size_t rest = skip < size ? size - skip - 8 : 0;
 
+	memcpy(dst, src, skip);
+	if (rest != 0)
+		memcpy((unsigned char *)dst + skip + 8,
+		       (const unsigned char *)src + skip + 8, rest);
 }
 
 /* nshm__copy_skip() with the handle's element size and seq field. */
@@ -165,14 +169,19 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__ring_prod_refresh(struct nshm_ring *r)
 	if (nshm_unlikely(r->pcap == 0))
 		return nshm__ring_misuse(r, 1 /* NSHM_RING_PRODUCER */);
 	/*
-	 * A1: pairs with R2 in nshm_ring_release_n(). Seeing the consumer's
-	 * new head means its reads of the freed slots are complete, so we
-	 * may overwrite them.
+	 * RING-A1: pairs with RING-R2 in nshm_ring_release_n(). Seeing the
+	 * consumer's new head means its reads of the freed slots are
+	 * complete, so we may overwrite them.
 	 */
 	head = atomic_load_explicit(&r->sh->cons.index, memory_order_acquire);
+	/*
+	 * head only moves forward, and never past our tail: it must lie in
+	 * [phead, ppos]. Anything else (ahead of tail, or behind what we saw)
+	 * is corruption, and we keep the room we knew about.
+	 */
 	used = r->ppos - head;
-	if (nshm_unlikely(used > r->pcap))
-		return nshm__ring_corrupt(r, head); /* head ahead of tail */
+	if (nshm_unlikely(head - r->phead > r->ppos - r->phead))
+		return nshm__ring_corrupt(r, head);
 	r->phead = head;
 	return (uint32_t)(r->pcap - used);
 }
@@ -189,8 +198,8 @@ static NSHM_ALWAYS_INLINE bool nshm__ring_cons_poll(struct nshm_ring *r,
 	uint64_t seq;
 
 	/*
-	 * A2: pairs with R1 in nshm_ring_commit_n(). The published value
-	 * means the payload written before it is visible to us.
+	 * RING-A2: pairs with RING-R1 in nshm_ring_commit_n(). The published
+	 * value means the payload written before it is visible to us.
 	 */
 	seq = atomic_load_explicit(nshm__ring_seq(r, pos),
 				   memory_order_acquire);
@@ -246,11 +255,13 @@ static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
 						 NSHM_ATOMIC(uint32_t) *ev)
 {
 	/*
-	 * E1: pairs with E2 in the waiter (ring.c, ring_wait()): our seq or
-	 * head store must be ordered before this load (store->load). The
-	 * waiter sets WAITERS, then issues membarrier(GLOBAL_EXPEDITED),
-	 * which runs a full barrier on this CPU: so the compiler fence is all
-	 * we need here. Without membarrier (r->fence) we pay a full fence.
+	 * RING-E1: pairs with SYNC-E2 in the waiter (src/sync/wait.c): our
+	 * seq or head store must be ordered before this load (store->load).
+	 * A waiter whose park outlives its short first slice sets WAITERS,
+	 * then issues membarrier(GLOBAL_EXPEDITED), which runs a full barrier
+	 * on this CPU: so the compiler fence is all we need here (a race
+	 * inside that first slice costs the waiter at most the slice, never
+	 * the wake-up). Without membarrier (r->fence) we pay a full fence.
 	 */
 	if (nshm_unlikely(r->fence)) {
 #if defined(__GNUC__) && !defined(__clang__)
@@ -265,7 +276,7 @@ static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
 	} else {
 		atomic_signal_fence(memory_order_seq_cst);
 	}
-	/* Relaxed: ordered by E1; the slow path re-reads with a CAS. */
+	/* Relaxed: ordered by RING-E1; the slow path re-reads with a CAS. */
 	if (nshm_unlikely(atomic_load_explicit(ev, memory_order_relaxed) &
 			  NSHM_EVENT_WAITERS))
 		nshm__ring_wake(r, ev);
@@ -321,17 +332,17 @@ static inline void nshm_ring_commit_n(struct nshm_ring *r, uint32_t n)
 	NSHM_ASSERT(end - r->phead <= r->pcap);
 	r->ppos = end;
 	/*
-	 * R4: pairs with A4 in ring.c (take-over, stats). Relaxed: only this
-	 * thread writes tail, nobody polls it on the fast path, and the seq
-	 * release stores below order it before any slot is seen published,
-	 * so tail >= every published index (tail >= head) for anyone.
+	 * RING-R4: pairs with RING-A4 in ring.c (take-over, stats). Relaxed:
+	 * only this thread writes tail, nobody polls it on the fast path, and
+	 * the seq release stores below order it before any slot is seen
+	 * published, so tail >= every published index (tail >= head).
 	 */
 	atomic_store_explicit(r->tail_p, end, memory_order_relaxed);
 	for (; pos != end; pos++)
 		/*
-		 * R1: pairs with A2 in nshm__ring_cons_poll(). The slot's
-		 * payload written since reserve (and the tail store above)
-		 * is visible before its seq says published.
+		 * RING-R1: pairs with RING-A2 in nshm__ring_cons_poll(). The
+		 * slot's payload written since reserve (and the tail store
+		 * above) is visible before its seq says published.
 		 */
 		atomic_store_explicit(nshm__ring_seq(r, pos),
 				      nshm__ring_seq_pub(r, pos),
@@ -356,8 +367,17 @@ static inline uint32_t nshm_ring_reserve_n(struct nshm_ring *r, uint32_t n,
 	uint64_t pos = r->ppos;
 	uint64_t room = (uint64_t)r->pcap - (pos - r->phead);
 
-	if (room < n)
-		room = nshm__ring_prod_refresh(r);
+	/*
+	 * A refresh that fails (a corrupt head: 0, error set) leaves the room
+	 * we already knew about usable, so a blocking caller that was told
+	 * "writable" always gets at least one slot and never spins.
+	 */
+	if (room < n) {
+		uint32_t fresh = nshm__ring_prod_refresh(r);
+
+		if (fresh > room)
+			room = fresh;
+	}
 	if (n > room)
 		n = (uint32_t)room;
 	nshm__ring_span(r, pos, n, sp);
@@ -417,9 +437,9 @@ static inline void nshm_ring_release_n(struct nshm_ring *r, uint32_t n)
 	NSHM_ASSERT(r->cready - pos <= r->ccap);
 	r->cpos = pos;
 	/*
-	 * R2: pairs with A1 in nshm__ring_prod_refresh(). Our reads of the
-	 * slots happen before the producer can see them as free. Only this
-	 * thread writes head.
+	 * RING-R2: pairs with RING-A1 in nshm__ring_prod_refresh(). Our reads
+	 * of the slots happen before the producer can see them as free. Only
+	 * this thread writes head.
 	 */
 	atomic_store_explicit(r->head_p, pos, memory_order_release);
 	nshm__ring_notify(r, r->space_ev);
