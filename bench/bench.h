@@ -384,6 +384,9 @@ extern const struct transport tp_mq;
 extern const struct transport tp_nshm_spsc;
 extern const struct transport tp_nshm_spsc_seq;
 #endif
+#ifdef NSHM_BENCH_HAVE_CXX
+extern const struct transport tp_nshm_spsc_cxx; /* tp_cxx.cc, nshm.hpp */
+#endif
 
 /* POSIX mq limits: raise what root may, and put things back at exit. */
 void mq_restore_limits(void);

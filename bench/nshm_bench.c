@@ -28,6 +28,9 @@ static const struct transport *const all_transports[] = {
 	&tp_nshm_spsc,
 	&tp_nshm_spsc_seq,
 #endif
+#ifdef NSHM_BENCH_HAVE_CXX
+	&tp_nshm_spsc_cxx,
+#endif
 	&tp_pipe,
 	&tp_unix,
 	&tp_mq,
