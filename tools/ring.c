@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * nshm create, pub, sub: making segments and rings, and moving elements
+ * between a ring and stdin/stdout. Ring kinds are a table: a kind the
+ * library gains later is one entry (and, for pub/sub, its codec) here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "nshm.h"
+
+/* ---- the table of ring kinds ---------------------------------------------- */
+
+const struct ring_kind ring_kinds[] = {
+	{ "spsc", NSHM_RING_SPSC, "single producer, single consumer, fixed-size elements",
+	  true, true },
+	/*
+	 * Reserved by the library (nshm_ring_create() says -EOPNOTSUPP):
+	 * listed so that create passes them through the day they exist, and
+	 * ls/info/watch name them.
+	 */
+	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers (not yet)",
+	  true, false },
+	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader (not yet)",
+	  true, false },
+	{ "records", NSHM_RING_RECORDS, "variable-size records (not yet)",
+	  false, false },
+};
+const size_t ring_kinds_n = sizeof(ring_kinds) / sizeof(ring_kinds[0]);
+
+const struct ring_kind *ring_kind_by_name(const char *name)
+{
+	for (size_t i = 0; i < ring_kinds_n; i++)
+		if (strcmp(ring_kinds[i].name, name) == 0)
+			return &ring_kinds[i];
+	return NULL;
+}
+
+const struct ring_kind *ring_kind_by_id(uint32_t kind)
+{
+	for (size_t i = 0; i < ring_kinds_n; i++)
+		if ((uint32_t)ring_kinds[i].kind == kind)
+			return &ring_kinds[i];
+	return NULL;
+}
+
+const char *ring_kind_str(uint32_t kind)
+{
+	static char buf[24];
+	const struct ring_kind *k = ring_kind_by_id(kind);
+
+	if (k != NULL)
+		return k->name;
+	snprintf(buf, sizeof(buf), "kind-%u", kind);
+	return buf;
+}
+
+/* ---- nshm create ------------------------------------------------------------ */
+
+static void print_seg(const struct nshm_seg_info *in)
+{
+	printf("name        %s\n", in->name);
+	printf("backend     %s\n", backend_name(in->backend));
+	printf("size        %zu bytes\n", in->size);
+	printf("mapping     %zu bytes (%u-byte header + area, rounded)\n",
+	       in->map_size, NSHM_SEG_HDR_SIZE);
+	printf("page size   %zu%s\n", in->page_size,
+	       in->huge ? " (huge pages)" : "");
+	printf("owner uid   %u\n", (unsigned)in->owner);
+	printf("mode        %04o\n", in->mode);
+	printf("creator pid %d\n", (int)in->creator_pid);
+}
+
+int ring_create(const char *name, const struct ring_create_opts *o, bool json)
+{
+	static struct segview v;
+	struct nshm_ring_type t = {
+		.name = o->type_name,
+		.version = o->type_version,
+		.size = o->elem_size,
+		.align = o->align,
+		.flags = o->seq_offset != UINT32_MAX ? NSHM_RING_TYPE_SEQ_FIELD
+						     : 0,
+		.seq_offset = o->seq_offset != UINT32_MAX ? o->seq_offset : 0,
+	};
+	struct nshm_ring *r;
+	int rc;
+
+	/* The creator takes no role: it only builds the ring and leaves. */
+	rc = nshm_ring_create(name, o->kind->kind, &t, o->capacity,
+			      NSHM_RING_OBSERVER, o->flags, o->mode, &r);
+	if (rc == -EOPNOTSUPP)
+		fprintf(stderr, "nshm create: this library has no %s rings "
+			"yet\n", o->kind->name);
+	if (rc < 0)
+		return fail("create", name, rc);
+	nshm_ring_close(r);
+	seg_probe(name, &v);
+	if (json) {
+		segview_json(stdout, &v);
+		fputc('\n', stdout);
+	} else {
+		printf("created %s ring %s: %u x %u-byte elements, %zu bytes, "
+		       "mode %04o\n", o->kind->name, name, o->capacity,
+		       o->elem_size, v.info.size, v.info.mode);
+	}
+	return EX_OK;
+}
+
+int cmd_create(int argc, char **argv)
+{
+	enum { O_HUGE = 256, O_PREFAULT, O_MLOCK, O_TNAME, O_TVER, O_ALIGN,
+	       O_SEQ, O_JSON };
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "excl", no_argument, NULL, 'x' },
+		{ "huge", no_argument, NULL, O_HUGE },
+		{ "prefault", no_argument, NULL, O_PREFAULT },
+		{ "mlock", no_argument, NULL, O_MLOCK },
+		{ "kind", required_argument, NULL, 'k' },
+		{ "elem-size", required_argument, NULL, 'e' },
+		{ "capacity", required_argument, NULL, 'c' },
+		{ "type-name", required_argument, NULL, O_TNAME },
+		{ "type-version", required_argument, NULL, O_TVER },
+		{ "align", required_argument, NULL, O_ALIGN },
+		{ "seq-offset", required_argument, NULL, O_SEQ },
+		{ "json", no_argument, NULL, O_JSON },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ring_create_opts ro = {
+		.kind = NULL, .align = 1, .type_version = 1,
+		.seq_offset = UINT32_MAX, .type_name = "",
+	};
+	unsigned flags = NSHM_CREATE, mode = 0;
+	bool json = false, excl = false;
+	struct nshm_seg *seg;
+	struct nshm_seg_info info;
+	size_t size;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+m:xk:e:c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			if (parse_mode(optarg, &mode) != 0)
+				return usage_error("create", "bad mode %s "
+						   "(octal, at most 0777)",
+						   optarg);
+			break;
+		case 'x': excl = true; break;
+		case O_HUGE: flags |= NSHM_HUGEPAGES; break;
+		case O_PREFAULT: flags |= NSHM_PREFAULT; break;
+		case O_MLOCK: flags |= NSHM_MLOCK; break;
+		case 'k':
+			ro.kind = ring_kind_by_name(optarg);
+			if (ro.kind == NULL)
+				return usage_error("create", "unknown ring kind "
+						   "'%s' (spsc, mpmc, broadcast, "
+						   "records)", optarg);
+			break;
+		case 'e':
+			if (parse_u32(optarg, &ro.elem_size) != 0)
+				return usage_error("create", "bad element size "
+						   "%s", optarg);
+			break;
+		case 'c':
+			if (parse_u32(optarg, &ro.capacity) != 0)
+				return usage_error("create", "bad capacity %s",
+						   optarg);
+			break;
+		case O_TNAME: ro.type_name = optarg; break;
+		case O_TVER:
+			if (parse_u32(optarg, &ro.type_version) != 0)
+				return usage_error("create", "bad version %s",
+						   optarg);
+			break;
+		case O_ALIGN:
+			if (parse_u32(optarg, &ro.align) != 0)
+				return usage_error("create", "bad alignment %s",
+						   optarg);
+			break;
+		case O_SEQ:
+			if (parse_u32(optarg, &ro.seq_offset) != 0 ||
+			    ro.seq_offset == UINT32_MAX)
+				return usage_error("create", "bad seq offset %s",
+						   optarg);
+			break;
+		case O_JSON: json = true; break;
+		default:
+			return usage_error("create", "bad option");
+		}
+	}
+	if (ro.kind != NULL) {
+		if (argc - optind != 1)
+			return usage_error("create", "a ring takes one NAME "
+					   "(its size comes from -e and -c)");
+		if (!ro.kind->fixed_elem)
+			return usage_error("create", "%s rings are not "
+					   "supported by this nshm yet",
+					   ro.kind->name);
+		if (ro.elem_size == 0 || ro.capacity == 0)
+			return usage_error("create", "a ring needs "
+					   "--elem-size and --capacity");
+		ro.flags = flags & (NSHM_HUGEPAGES | NSHM_PREFAULT | NSHM_MLOCK);
+		ro.mode = mode;
+		return ring_create(argv[optind], &ro, json);
+	}
+	if (argc - optind != 2 || parse_size(argv[optind + 1], &size) != 0)
+		return usage_error("create", "needs NAME SIZE (SIZE: bytes, or "
+				   "64k, 16M, 1G), or -k KIND for a ring");
+	if (excl)
+		flags |= NSHM_EXCL;
+	flags &= ~NSHM_MLOCK;
+	rc = nshm_seg_open(argv[optind], size, flags, mode, &seg);
+	if (rc < 0)
+		return fail("create", argv[optind], rc);
+	nshm_seg_stat(seg, &info);
+	nshm_seg_close(seg);
+	if (json) {
+		static struct segview v;
+
+		seg_probe(argv[optind], &v);
+		segview_json(stdout, &v);
+		fputc('\n', stdout);
+		return EX_OK;
+	}
+	print_seg(&info);
+	if (!info.created)
+		printf("(it existed already)\n");
+	return EX_OK;
+}
+
+/* ---- pub / sub ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* SIGINT/SIGTERM end the loop cleanly (the role is given back). */
+static void catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: a blocked read returns */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* How long one blocking call waits before we look at stop / timeouts. */
+#define SLICE_NS 100000000u
+
+/*
+ * Attach to ring @p name in @p role with the element type the ring
+ * records (read from its validated header), so pub/sub work on any ring
+ * whatever program made it. @p kind_out: the kind table entry.
+ */
+static int attach_as(const char *name, enum nshm_ring_role role,
+		     const char *cmd, struct nshm_ring **out,
+		     struct nshm_ring_config *cfg)
+{
+	static struct segview v;
+	const struct ring_kind *k;
+	struct nshm_ring_type t;
+	int rc;
+
+	rc = seg_probe(name, &v);
+	if (rc < 0)
+		return fail(cmd, name, rc);
+	if (!v.is_ring) {
+		fprintf(stderr, "nshm %s: %s: not a ring (a raw segment)\n",
+			cmd, name);
+		return EX_KIND;
+	}
+	if (v.ring_err != 0) {
+		fprintf(stderr, "nshm %s: %s: %s\n", cmd, name, v.ring_errmsg);
+		return exit_code(v.ring_err);
+	}
+	k = ring_kind_by_id(v.cfg.kind);
+	if (k == NULL || !k->pubsub) {
+		fprintf(stderr, "nshm %s: %s: nshm %s does not handle %s rings "
+			"yet\n", cmd, name, cmd, ring_kind_str(v.cfg.kind));
+		return EX_KIND;
+	}
+	*cfg = v.cfg;
+	t = (struct nshm_ring_type){
+		.name = cfg->type_name, /* NUL-terminated: checked by attach */
+		.version = cfg->type_version,
+		.size = cfg->elem_size,
+		.align = cfg->elem_align,
+		.flags = (cfg->flags & NSHM_RING_CFG_ELEM_SEQ)
+				 ? NSHM_RING_TYPE_SEQ_FIELD : 0,
+		.seq_offset = (cfg->flags & NSHM_RING_CFG_ELEM_SEQ)
+				      ? cfg->seq_off : 0,
+	};
+	rc = nshm_ring_attach(name, (enum nshm_ring_kind)cfg->kind, &t, role,
+			      NSHM_ALLOW_OTHER_OWNER, out);
+	if (rc < 0)
+		return fail(cmd, name, rc);
+	return EX_OK;
+}
+
+enum fmt { F_HEX, F_RAW, F_TEXT, F_JSON };
+
+static int hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * Read one element into @p buf (@p size bytes, zero-padded).
+ * @return 1 read, 0 end of input, -1 bad input (message printed),
+ * -2 interrupted.
+ */
+static int read_elem(FILE *in, enum fmt fmt, unsigned char *buf, size_t size,
+		     char **line, size_t *cap, unsigned long *lineno)
+{
+	ssize_t len;
+	size_t n = 0;
+
+	memset(buf, 0, size);
+	if (fmt == F_RAW) {
+		size_t got = fread(buf, 1, size, in);
+
+		if (got == size)
+			return 1;
+		if (ferror(in))
+			return errno == EINTR ? -2 : -1;
+		if (got == 0)
+			return 0;
+		fprintf(stderr, "nshm pub: input ends with %zu bytes, not a "
+			"whole %zu-byte element\n", got, size);
+		return -1;
+	}
+	errno = 0;
+	len = getline(line, cap, in);
+	if (len < 0)
+		return errno == EINTR ? -2 : ferror(in) ? -1 : 0;
+	(*lineno)++;
+	if (len > 0 && (*line)[len - 1] == '\n')
+		(*line)[--len] = '\0';
+	if (fmt == F_TEXT) {
+		if ((size_t)len > size) {
+			fprintf(stderr, "nshm pub: line %lu: %zd bytes, the "
+				"element has %zu\n", *lineno, len, size);
+			return -1;
+		}
+		memcpy(buf, *line, (size_t)len);
+		return 1;
+	}
+	for (const char *p = *line; *p;) {
+		int hi, lo;
+
+		if (*p == ' ' || *p == '\t' || *p == '\r' || *p == ':') {
+			p++;
+			continue;
+		}
+		hi = hexval(p[0]);
+		lo = hi < 0 ? -1 : hexval(p[1]);
+		if (lo < 0) {
+			fprintf(stderr, "nshm pub: line %lu: not hex at \"%.10s\""
+				"\n", *lineno, p);
+			return -1;
+		}
+		if (n == size) {
+			fprintf(stderr, "nshm pub: line %lu: more than the "
+				"element's %zu bytes\n", *lineno, size);
+			return -1;
+		}
+		buf[n++] = (unsigned char)(hi << 4 | lo);
+		p += 2;
+	}
+	return 1;
+}
+
+int cmd_pub(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "hex", no_argument, NULL, 'H' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "text", no_argument, NULL, 't' },
+		{ "rate", required_argument, NULL, 'R' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nshm_ring_config cfg;
+	struct nshm_ring *r;
+	enum fmt fmt = F_HEX;
+	double rate = 0, timeout = 0, t0;
+	unsigned char *buf;
+	char *line = NULL;
+	size_t cap = 0;
+	unsigned long lineno = 0;
+	uint64_t sent = 0;
+	int c, rc, ret = EX_OK;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': fmt = F_HEX; break;
+		case 'r': fmt = F_RAW; break;
+		case 't': fmt = F_TEXT; break;
+		case 'R':
+			if (parse_seconds(optarg, &rate) != 0 || rate <= 0)
+				return usage_error("pub", "bad rate %s", optarg);
+			break;
+		case 'T':
+			if (parse_seconds(optarg, &timeout) != 0)
+				return usage_error("pub", "bad timeout %s",
+						   optarg);
+			break;
+		default:
+			return usage_error("pub", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("pub", "needs one ring NAME");
+	rc = attach_as(argv[optind], NSHM_RING_PRODUCER, "pub", &r, &cfg);
+	if (rc != EX_OK)
+		return rc;
+	catch_signals();
+	buf = malloc(cfg.elem_size);
+	if (buf == NULL) {
+		nshm_ring_close(r);
+		return fail("pub", argv[optind], -ENOMEM);
+	}
+	t0 = now_s();
+	while (!stop) {
+		struct timespec dl;
+		double full_since = 0;
+
+		rc = read_elem(stdin, fmt, buf, cfg.elem_size, &line, &cap,
+			       &lineno);
+		if (rc == 0 || rc == -2)
+			break;
+		if (rc < 0) {
+			ret = EX_FAIL;
+			break;
+		}
+		if (rate > 0) { /* absolute schedule: no drift, no burst */
+			double due = t0 + (double)sent / rate, now = now_s();
+
+			if (due > now) {
+				struct timespec d = {
+					.tv_sec = (time_t)(due - now),
+					.tv_nsec = (long)((due - now -
+							   (time_t)(due - now)) * 1e9),
+				};
+				nanosleep(&d, NULL);
+			}
+		}
+		for (;;) {
+			rc = nshm_ring_push_wait_fn(r, buf,
+					nshm_deadline_in(&dl, SLICE_NS));
+			if (rc != -ETIMEDOUT || stop)
+				break;
+			if (full_since == 0)
+				full_since = now_s();
+			else if (timeout > 0 && now_s() - full_since >= timeout)
+				break;
+		}
+		if (rc == 0) {
+			sent++;
+			continue;
+		}
+		if (rc == -ETIMEDOUT && stop)
+			break;
+		if (rc == -ETIMEDOUT)
+			fprintf(stderr, "nshm pub: %s: full for %.1f s\n",
+				argv[optind], timeout);
+		else if (rc == -EPIPE)
+			fprintf(stderr, "nshm pub: %s: the consumer closed and "
+				"the ring is full\n", argv[optind]);
+		else
+			fail("pub", argv[optind], rc);
+		ret = exit_code(rc);
+		if (ret == EX_OK)
+			ret = EX_FAIL;
+		break;
+	}
+	free(line);
+	free(buf);
+	rc = nshm_ring_close(r);
+	if (rc < 0 && ret == EX_OK)
+		ret = fail("pub: close", argv[optind], rc);
+	return ret;
+}
+
+static int write_elem(enum fmt fmt, const unsigned char *buf, size_t size,
+		      uint64_t index)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	switch (fmt) {
+	case F_RAW:
+		fwrite(buf, 1, size, stdout);
+		break;
+	case F_TEXT:
+		fwrite(buf, 1, strnlen((const char *)buf, size), stdout);
+		fputc('\n', stdout);
+		break;
+	case F_JSON:
+		printf("{\"index\":%llu,\"size\":%zu,\"hex\":",
+		       (unsigned long long)index, size);
+		json_hex(stdout, buf, size);
+		fputs("}\n", stdout);
+		break;
+	case F_HEX:
+		for (size_t i = 0; i < size; i++) {
+			putchar(hex[buf[i] >> 4]);
+			putchar(hex[buf[i] & 15]);
+		}
+		putchar('\n');
+		break;
+	}
+	return ferror(stdout) ? -1 : 0;
+}
+
+int cmd_sub(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "hex", no_argument, NULL, 'H' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "text", no_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct nshm_ring_config cfg;
+	struct nshm_ring *r;
+	enum fmt fmt = F_HEX;
+	double timeout = 0, idle_since;
+	unsigned char *buf;
+	uint64_t count = 0, got = 0;
+	int c, rc, ret = EX_OK;
+	char *end;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+n:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'H': fmt = F_HEX; break;
+		case 'r': fmt = F_RAW; break;
+		case 't': fmt = F_TEXT; break;
+		case 'j': fmt = F_JSON; break;
+		case 'n':
+			errno = 0;
+			count = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || optarg[0] == '-')
+				return usage_error("sub", "bad count %s", optarg);
+			break;
+		case 'T':
+			if (parse_seconds(optarg, &timeout) != 0)
+				return usage_error("sub", "bad timeout %s",
+						   optarg);
+			break;
+		default:
+			return usage_error("sub", "bad option");
+		}
+	}
+	if (argc - optind != 1)
+		return usage_error("sub", "needs one ring NAME");
+	rc = attach_as(argv[optind], NSHM_RING_CONSUMER, "sub", &r, &cfg);
+	if (rc != EX_OK)
+		return rc;
+	catch_signals();
+	buf = malloc(cfg.elem_size);
+	if (buf == NULL) {
+		nshm_ring_close(r);
+		return fail("sub", argv[optind], -ENOMEM);
+	}
+	idle_since = now_s();
+	while (!stop && (count == 0 || got < count)) {
+		struct timespec dl;
+		uint64_t index = nshm_ring_position_fn(r);
+
+		if (!nshm_ring_pop_fn(r, buf)) {
+			/* Empty: whatever we printed goes out before we sleep. */
+			fflush(stdout);
+			rc = nshm_ring_pop_wait_fn(r, buf,
+					nshm_deadline_in(&dl, SLICE_NS));
+			if (rc == -ETIMEDOUT) {
+				if (timeout > 0 && now_s() - idle_since >= timeout)
+					break;
+				continue;
+			}
+			if (rc == -EPIPE)
+				break; /* the producer closed; all drained */
+			if (rc < 0) {
+				if (rc == -NSHM_EPEERDEAD)
+					fprintf(stderr, "nshm sub: %s: the "
+						"producer died (%llu elements "
+						"read)\n", argv[optind],
+						(unsigned long long)got);
+				else
+					fail("sub", argv[optind], rc);
+				ret = exit_code(rc);
+				if (ret == EX_OK)
+					ret = EX_FAIL;
+				break;
+			}
+		}
+		idle_since = now_s();
+		got++;
+		if (write_elem(fmt, buf, cfg.elem_size, index) != 0)
+			break; /* stdout closed (| head): stop quietly */
+	}
+	fflush(stdout);
+	free(buf);
+	rc = nshm_ring_close(r);
+	if (rc < 0 && ret == EX_OK)
+		ret = fail("sub: close", argv[optind], rc);
+	return ret;
+}
