@@ -13,7 +13,11 @@
  *    O_CREAT|O_EXCL plus the state word: openers wait for READY.
  *  - SysV segments are created exclusively by shmget(IPC_EXCL) and are
  *    zero-filled, so the state word reads INIT until the creator publishes;
- *    openers futex-wait on it with a deadline.
+ *    openers futex-wait on it with a deadline. A creator that is gone is
+ *    taken for dead mid-init only if the state still reads INIT after that
+ *    was found (it may have published and exited meanwhile).
+ *  - nshm__seg_create_init() runs the caller's init on the mapped area
+ *    before any of these publications, so higher layers publish whole.
  *
  * Validation. Opening an existing name reads the header with pread() (no
  * mapping, so a short or shrinking file cannot raise SIGBUS) and checks the
@@ -93,13 +97,13 @@ static _Atomic(uint64_t) next_serial = 1;
 
 void nshm__seg_set_hooks(const struct nshm__seg_hooks *hooks)
 {
-	/* Pairs with the acquire loads in get_hooks(): the table is complete. */
+	/* SEG-R2: pairs with SEG-A2 in get_hooks(): the table is complete. */
 	atomic_store_explicit(&seg_hooks, hooks, memory_order_release);
 }
 
 static const struct nshm__seg_hooks *get_hooks(void)
 {
-	/* Pairs with the release store in nshm__seg_set_hooks(). */
+	/* SEG-A2: pairs with SEG-R2 in nshm__seg_set_hooks(). */
 	return atomic_load_explicit(&seg_hooks, memory_order_acquire);
 }
 
@@ -220,9 +224,11 @@ static int hdr_fill(struct nshm_seg_hdr *h, const struct nshm_seg *seg)
 static void hdr_publish(struct nshm_seg_hdr *h)
 {
 	/*
-	 * R0: pairs with A0 in wait_ready_sysv() and with the pread of the
-	 * state word in read_hdr(): every header field written above is
-	 * visible to whoever sees READY.
+	 * SEG-R0: pairs with SEG-A0 in sysv_wait_ready(), file_read_hdr()
+	 * and sysv_delete() (and SEG-A1, through the kernel): every header
+	 * field written before, and for nshm__seg_create_init() the caller's
+	 * area too, is visible to whoever sees READY. (O_TMPFILE segments
+	 * are published by their name instead: see file_create().)
 	 */
 	atomic_store_explicit(&h->state, NSHM_SEG_READY, memory_order_release);
 	/* Shared futex (no PRIVATE flag): waiters are other processes. */
@@ -535,6 +541,14 @@ static int file_create(struct nshm_seg *seg, int dfd)
 			close(fd); /* unnamed: vanishes */
 			return ret;
 		}
+		/*
+		 * Publication by name (SEG-P0, no atomic): every store to
+		 * the file, header and init's area, comes before linkat();
+		 * an opener reaches the file only through the name, after
+		 * it (the directory's lock orders linkat() and its
+		 * openat()), and reads it through the kernel or a new
+		 * mapping of the same pages.
+		 */
 		test_point(NSHM__SEG_AT_PUBLISH, seg);
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		if (linkat(AT_FDCWD, proc, dfd, seg->nm.leaf,
@@ -641,11 +655,14 @@ static int file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
 		if (n >= 8 && h->magic == NSHM_SEG_MAGIC) {
 			if (state == NSHM_SEG_READY) {
 				/*
-				 * A0 (file): READY was seen; read again so
-				 * that every field is read after it. The
-				 * syscall boundary orders the two reads;
-				 * pairs with R0 in hdr_publish().
+				 * SEG-A0 (file): READY was seen; read again
+				 * so that every field is read after it;
+				 * pairs with SEG-R0 in hdr_publish(). The
+				 * kernel's copy in pread() is no acquire
+				 * load, so a fence orders the two reads (a
+				 * syscall is not a barrier on every CPU).
 				 */
+				atomic_thread_fence(memory_order_acquire);
 				n = pread(seg->fd, h, sizeof(*h), 0);
 				if (n == (ssize_t)sizeof(*h))
 					return 0;
@@ -917,8 +934,9 @@ static int sysv_wait_ready(const struct nshm_seg *seg, struct nshm_seg_hdr *h,
 			 * Its detach (shmdt or exit) dropped shm_nattch under
 			 * the segment's kernel lock after its SEG-R0 store,
 			 * and our IPC_STAT that saw the drop took that lock:
-			 * a load now sees READY if it was ever published.
-			 * Still INIT now means it died before publishing.
+			 * so this load pairs with SEG-R0 through the kernel,
+			 * and sees READY if it was ever published. Still
+			 * INIT now means it died before publishing.
 			 */
 			s = atomic_load_explicit(&h->state,
 						 memory_order_acquire);
@@ -971,6 +989,7 @@ static int sysv_open_existing(struct nshm_seg *seg, size_t want, int *dead_id)
 	if (ret == -ETIMEDOUT)
 		return nshm__err(-ETIMEDOUT, "\"%s\" was not initialised in time",
 				 seg->nm.canon);
+	/* Relaxed: our own copy, read after SEG-A0. */
 	if (atomic_load_explicit(&copy.state, memory_order_relaxed) ==
 	    NSHM_SEG_POISONED)
 		return nshm__err(-ENOTRECOVERABLE,
@@ -1246,7 +1265,7 @@ static int seg_attach(struct nshm_seg *seg, unsigned int flags,
 	if (ret < 0)
 		goto err_free;
 	h = base;
-	/* The same object we validated at open? (A0 done at open time.) */
+	/* The same object we validated at open? (SEG-A0 was done at open.) */
 	if (h->magic != NSHM_SEG_MAGIC || h->layout != NSHM_SEG_LAYOUT ||
 	    h->map_size != seg->map_size) {
 		ret = nshm__err(-NSHM_ECORRUPT,
@@ -1483,7 +1502,12 @@ static int sysv_delete(struct nshm_seg *tmp)
 		h = shmat(id, NULL, SHM_RDONLY);
 		if (h == (void *)-1)
 			return sysv_error(errno, tmp);
-		/* INIT: a creator died half-way; that is ours to remove. */
+		/*
+		 * INIT: a creator died half-way (or is still at work, and
+		 * deleting the name is what was asked); that is ours to
+		 * remove. SEG-A0 (delete): pairs with SEG-R0, so the magic
+		 * and name read below are the creator's.
+		 */
 		if (atomic_load_explicit(&h->state, memory_order_acquire) !=
 		    NSHM_SEG_INIT) {
 			if (h->magic != NSHM_SEG_MAGIC)

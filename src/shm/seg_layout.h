@@ -20,8 +20,11 @@
 
 /*
  * Like LMDB's MDB_LOCK_FORMAT: the version folded with the sizes we cannot
- * see inside, so a build with another pthread_mutex_t or header size is
- * refused (-EPROTO) instead of misreading the control area.
+ * see inside, so a build with another header or pointer size is refused
+ * (-EPROTO) instead of misreading the header. sizeof(pthread_mutex_t) is
+ * folded in from when the control block held a glibc mutex; it stays so
+ * the word does not change. The control block, which holds no pthread
+ * object now, carries its own magic and version (src/sync/ctl.h).
  */
 #define NSHM_SEG_LAYOUT                                   \
 	((uint32_t)NSHM_SEG_VERSION |                     \
@@ -67,7 +70,7 @@ struct nshm_seg_hdr {
 	uint32_t checksum;	 /* 320: CRC-32C of bytes [4, 320) */
 	uint32_t reserved0;	 /* 324 */
 	unsigned char reserved[NSHM_SEG_CTL_OFFSET - 328];
-	/* 1024: the sync layer's control block (robust mutex, peers) */
+	/* 1024: the sync layer's control block (its lock, the participants) */
 	_Alignas(64) unsigned char ctl[NSHM_SEG_CTL_SIZE];
 };
 
