@@ -902,7 +902,7 @@ static void rec_unlink_locked(struct peer_rec *r)
 			break;
 		}
 	}
-	if (!r->readonly && r->slot != NO_SLOT && r->owner == getpid())
+	if (!r->readonly && r->owner == getpid())
 		maps_del((uintptr_t)r->hdr);
 }
 
@@ -1036,11 +1036,12 @@ static int hook_detaching(struct nshm_seg_hdr *hdr, uint64_t cookie)
 			rec_free(lz);
 		}
 	} while (lz != NULL);
-	if (r->owner == me)
-		rec_leave(r);
+	/* Unlinked first: no lock of ours uses this id from now on. */
 	pthread_mutex_lock(&recs_lock);
 	rec_unlink_locked(r);
 	pthread_mutex_unlock(&recs_lock);
+	if (r->owner == me)
+		rec_leave(r);
 	rec_free(r);
 	return 0;
 }

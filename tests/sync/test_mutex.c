@@ -13,6 +13,8 @@
 #include "test_util.h"
 #include "sync_test.h"
 
+#define HELD_MAX 16 /* per-thread bookkeeping (src/sync/mutex.c) */
+
 struct shared {
 	struct nshm_mutex m;
 	alignas(64) _Atomic(uint32_t) ready;
@@ -241,6 +243,164 @@ static void test_detach_refused_while_held(void **state)
 	assert_int_equal(nshm_seg_detach(f->seg, second), 0);
 }
 
+/* Mutexes beyond struct shared, one per 64-byte line. */
+static struct nshm_mutex *extra(struct fix *f, unsigned int i)
+{
+	return (struct nshm_mutex *)(void *)((char *)f->sh + 1024) + i;
+}
+
+/*
+ * Issue 9, item 6: a lock handed out with -EOWNERDEAD can always be made
+ * consistent and unlocked, even when the thread's bookkeeping is full.
+ * (The old code returned -EOWNERDEAD unrecorded: consistent() said
+ * -EINVAL, unlock() -EPERM, and the lock could never be released.)
+ */
+static void test_owner_dead_with_full_bookkeeping(void **state)
+{
+	struct fix *f = *state;
+	struct nshm_mutex *dead = extra(f, HELD_MAX);
+	pid_t pid;
+	int ret;
+
+	for (unsigned int i = 0; i <= HELD_MAX; i++)
+		assert_int_equal(nshm_mutex_init(extra(f, i)), 0);
+	pid = st_fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(nshm_mutex_lock(dead, NULL) == 0 ? 0 : 1); /* dies holding */
+	assert_true(t_exited_ok(t_wait(pid, 5000)));
+	for (unsigned int i = 0; i < HELD_MAX; i++)
+		assert_int_equal(nshm_mutex_lock(extra(f, i), NULL), 0);
+	ret = nshm_mutex_lock(dead, NULL);
+	if (ret == -EOWNERDEAD) {
+		/* Handed out: then it must be repairable and releasable. */
+		assert_int_equal(nshm_mutex_consistent(dead), 0);
+		assert_int_equal(nshm_mutex_unlock(dead), 0);
+	} else {
+		/* Refused before anything was taken. */
+		assert_int_equal(ret, -ENOLCK);
+		assert_int_equal(nshm_mutex_trylock(dead), -ENOLCK);
+		assert_int_equal(nshm_mutex_unlock(extra(f, 0)), 0);
+		assert_int_equal(nshm_mutex_lock(dead, NULL), -EOWNERDEAD);
+		assert_int_equal(nshm_mutex_consistent(dead), 0);
+		assert_int_equal(nshm_mutex_unlock(dead), 0);
+		assert_int_equal(nshm_mutex_lock(extra(f, 0), NULL), 0);
+	}
+	for (unsigned int i = 0; i < HELD_MAX; i++)
+		assert_int_equal(nshm_mutex_unlock(extra(f, i)), 0);
+	assert_int_equal(nshm_mutex_lock(dead, NULL), 0);
+	assert_int_equal(nshm_mutex_unlock(dead), 0);
+}
+
+/* A scribbled word or state is an error code, never a crash or a hang. */
+static void test_scribbled_words(void **state)
+{
+	struct fix *f = *state;
+	struct nshm_mutex *m = &f->sh->m;
+	static const uint32_t junk[] = {
+		0x7fffffffu,		 /* slot far out of range */
+		0x40000000u,		 /* abandoned by its thread */
+		0xc0000000u,		 /* abandoned, with waiters */
+		(100u << 20),		 /* generation 0: no such id */
+		(NSHM_PEER_MAX - 1) << 20 | 12345u, /* a free slot's id */
+	};
+	struct timespec dl;
+
+	for (unsigned int i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
+		/* Relaxed: a test store, as a scribbler would make it. */
+		atomic_store_explicit(&m->word, junk[i], memory_order_relaxed);
+		assert_int_equal(nshm_mutex_lock(m, nshm_deadline_in(
+							    &dl, 1000000000u)),
+				 -EOWNERDEAD);
+		assert_int_equal(nshm_mutex_consistent(m), 0);
+		assert_int_equal(nshm_mutex_unlock(m), 0);
+	}
+	/* A garbage state forces a repair; it is not a silent success. */
+	atomic_store_explicit(&m->state, 77, memory_order_relaxed);
+	assert_int_equal(nshm_mutex_trylock(m), -EOWNERDEAD);
+	assert_int_equal(nshm_mutex_consistent(m), 0);
+	assert_int_equal(nshm_mutex_unlock(m), 0);
+	/* A displaced holder is told, and changes nothing. */
+	assert_int_equal(nshm_mutex_lock(m, NULL), 0);
+	atomic_store_explicit(&m->word, 0, memory_order_relaxed);
+	{
+		pid_t pid = st_fork();
+
+		assert_true(pid >= 0);
+		if (pid == 0)
+			_exit(nshm_mutex_lock(m, NULL) == 0 ? 0 : 1);
+		assert_true(t_exited_ok(t_wait(pid, 5000)));
+	}
+	assert_int_equal(nshm_mutex_unlock(m), -NSHM_ECORRUPT);
+	/* The child died holding it: taken over, then healthy. */
+	assert_int_equal(nshm_mutex_lock(m, NULL), -EOWNERDEAD);
+	assert_int_equal(nshm_mutex_consistent(m), 0);
+	assert_int_equal(nshm_mutex_unlock(m), 0);
+}
+
+/*
+ * A live owner is never robbed: not when it is stopped, not when its id
+ * is forged into the word by someone else. Lockers wait out their
+ * deadline instead.
+ */
+static void test_live_owner_kept(void **state)
+{
+	struct fix *f = *state;
+	struct nshm_mutex *m = &f->sh->m;
+	void *second = NULL;
+	struct timespec dl;
+	uint32_t forged;
+	pid_t pid;
+
+	/* Lock through a second mapping: a second, live participant. */
+	assert_int_equal(nshm_seg_attach(f->seg, 0, &second), 0);
+	assert_int_equal(nshm_mutex_lock(&((struct shared *)second)->m, NULL),
+			 0);
+	forged = atomic_load_explicit(&m->word, memory_order_relaxed);
+	assert_int_equal(nshm_mutex_unlock(&((struct shared *)second)->m), 0);
+	atomic_store_explicit(&m->word, forged, memory_order_relaxed);
+	assert_int_equal(nshm_mutex_lock(m, nshm_deadline_in(&dl, 50000000u)),
+			 -ETIMEDOUT);
+	atomic_store_explicit(&m->word, 0, memory_order_relaxed);
+	assert_int_equal(nshm_seg_detach(f->seg, second), 0);
+	/* Now that participant is gone: its id is taken over. */
+	atomic_store_explicit(&m->word, forged, memory_order_relaxed);
+	assert_int_equal(nshm_mutex_lock(m, NULL), -EOWNERDEAD);
+	assert_int_equal(nshm_mutex_consistent(m), 0);
+	assert_int_equal(nshm_mutex_unlock(m), 0);
+
+	/* A SIGSTOPped owner keeps it; once killed, it is taken over. */
+	pid = hold_in_child(f->sh, false);
+	kill(pid, SIGSTOP);
+	assert_int_equal(nshm_mutex_lock(m, nshm_deadline_in(&dl, 100000000u)),
+			 -ETIMEDOUT);
+	kill(pid, SIGKILL);
+	assert_true(WIFSIGNALED(t_wait(pid, 5000)));
+	assert_int_equal(nshm_mutex_lock(m, nshm_deadline_in(&dl, 1000000000u)),
+			 -EOWNERDEAD);
+	assert_int_equal(nshm_mutex_consistent(m), 0);
+	assert_int_equal(nshm_mutex_unlock(m), 0);
+}
+
+/* Outside a read-write nshm mapping there is no owner id: -EINVAL. */
+static void test_outside_a_segment(void **state)
+{
+	struct fix *f = *state;
+	struct nshm_mutex *heap = aligned_alloc(64, sizeof(*heap));
+	void *ro = NULL;
+
+	assert_non_null(heap);
+	assert_int_equal(nshm_mutex_init(heap), 0);
+	assert_int_equal(nshm_mutex_lock(heap, NULL), -EINVAL);
+	assert_int_equal(nshm_mutex_trylock(heap), -EINVAL);
+	free(heap);
+	/* Through a read-only mapping: refused, not a fault. */
+	assert_int_equal(nshm_seg_attach(f->seg, NSHM_READONLY, &ro), 0);
+	assert_int_equal(nshm_mutex_lock(&((struct shared *)ro)->m, NULL),
+			 -EINVAL);
+	assert_int_equal(nshm_seg_detach(f->seg, ro), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +418,14 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_detach_refused_while_held, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_owner_dead_with_full_bookkeeping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_scribbled_words, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_live_owner_kept, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_outside_a_segment, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("sync/mutex", tests, NULL, NULL);
