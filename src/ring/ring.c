@@ -18,6 +18,7 @@
 
 #include "internal.h"
 #include "ring/ring_internal.h"
+#include "shm/seg_layout.h"
 #include "sync/wait.h"
 
 /* How long the creator may take to publish the ring header. */
@@ -664,8 +665,8 @@ static uint64_t new_seq_key(void)
 }
 
 /*
- * Write the ring header into a new, zero-filled area of @p size bytes and
- * publish it. Nobody uses the ring before ctl.state says READY.
+ * nshm__seg_create_init()'s callback: write the ring header into the new,
+ * zero-filled area of @p size bytes before the segment's name appears.
  */
 static int ring_build(void *area, size_t size, void *arg)
 {
@@ -679,12 +680,13 @@ static int ring_build(void *area, size_t size, void *arg)
 	nshm_event_init(&sh->prod.ev);
 	nshm_event_init(&sh->cons.ev);
 	/*
-	 * RING-R0: pairs with RING-A0 in wait_ready(). The whole config line
-	 * is visible before attachers see READY.
+	 * RING-R0: pairs with RING-A0 in wait_ready(). Nobody can see the
+	 * ring before the segment layer publishes it (SEG- pairs), so READY
+	 * is set here, last, as a second line of defence: a ring that is
+	 * not READY in a published segment is refused.
 	 */
 	atomic_store_explicit(&sh->ctl.state, NSHM_RING_READY,
 			      memory_order_release);
-	nshm_futex_wake(&sh->ctl.state, 1 << 30);
 	return 0;
 }
 
@@ -768,14 +770,16 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 	if (r == NULL)
 		return nshm__err(-ENOMEM, "out of memory for a ring handle");
 
-	ret = nshm_seg_open(name, (size_t)bytes, NSHM_CREATE | NSHM_EXCL | flags,
-			    mode, &seg);
+	/*
+	 * Published whole, as a segment is: the ring header is written before
+	 * the name appears, so a creator killed at any point leaves no name
+	 * (POSIX, file) or one the segment layer reports and replaces (SysV),
+	 * never a name that is not a valid ring.
+	 */
+	ret = nshm__seg_create_init(name, (size_t)bytes, flags, mode, ring_build,
+				    &cfg, &seg, &area);
 	if (ret != 0)
 		goto err_free; /* keeps the segment layer's detail */
-	ret = nshm_seg_attach(seg, flags & (NSHM_PREFAULT | NSHM_MLOCK), &area);
-	if (ret != 0)
-		goto err_delete;
-	ring_build(area, (size_t)bytes, &cfg);
 	if (role == NSHM_RING_OBSERVER) {
 		/* An observer keeps only a read-only view (it writes nothing). */
 		void *ro;
@@ -800,10 +804,6 @@ int nshm_ring_create(const char *name, enum nshm_ring_kind kind,
 err_detach:
 	save_err(why);
 	nshm_seg_detach(seg, area);
-	goto err_cleanup;
-err_delete:
-	save_err(why);
-err_cleanup:
 	nshm_seg_close(seg);
 	nshm_seg_delete(name);
 	handle_free(r);

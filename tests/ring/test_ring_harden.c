@@ -22,6 +22,12 @@
  *   observers            read-only, take no participant slot: 40 of them do
  *                        not lock out the producer and consumer, and a
  *                        store through an observer's mapping faults
+ *   proof_of_death       a holder whose liveness cannot be told (a corrupt
+ *                        participant entry) keeps its role: attach fails
+ *                        with that error instead of taking over
+ *   published_whole      a creator killed with the ring built but not yet
+ *                        published leaves no name that is not a ring: the
+ *                        next create succeeds and the ring works
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -29,6 +35,9 @@
 
 #include "ring_test.h"
 #include "ring/ring_internal.h"
+#include "shm/seg_layout.h"
+#include "shm/seg_test.h"
+#include "sync/ctl.h"
 
 static const struct nshm_ring_type msg_type = NSHM_RING_TYPE_INIT(struct msg, 1);
 
@@ -467,6 +476,102 @@ static void test_observers(void **state)
 	nshm_ring_delete(n);
 }
 
+/* ---- 3. a role is taken over only on proof of death ---------------------- */
+
+static void test_proof_of_death(void **state)
+{
+	const char *n = t_name("proof");
+	struct nshm_ring *p = NULL, *p2 = NULL;
+	struct nshm_ring_shared *sh;
+	struct nshm__ctl *ctl;
+	uint32_t slot, saved;
+
+	(void)state;
+	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 8,
+					  NSHM_RING_PRODUCER, 0, 0, &p),
+			 0);
+	sh = t_scribbler(n);
+	ctl = nshm__ctl_of(nshm__seg_hdr(sh));
+	slot = (uint32_t)atomic_load(&sh->ctl.producer_peer);
+	assert_true(slot < NSHM_PEER_MAX);
+	/* The holder's participant entry now says nothing sensible. */
+	saved = atomic_load(&ctl->slot[slot].state);
+	atomic_store(&ctl->slot[slot].state, 7);
+	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
+					  NSHM_RING_PRODUCER, 0, &p2),
+			 -NSHM_ECORRUPT);
+	assert_null(p2);
+	assert_non_null(strstr(nshm_errdetail(), "cannot tell"));
+	/* The live holder kept its role and still works. */
+	atomic_store(&ctl->slot[slot].state, saved);
+	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
+					  NSHM_RING_PRODUCER, 0, &p2),
+			 -EBUSY);
+	assert_int_equal(nshm_ring_position(p), 0);
+	assert_non_null(nshm_ring_reserve(p));
+	assert_int_equal(nshm_ring_close(p), 0);
+	nshm_ring_delete(n);
+}
+
+/* ---- 11. a ring is published whole -------------------------------------- */
+
+static void die_at_publish(enum nshm__seg_point point, const char *name)
+{
+	(void)name;
+	if (point == NSHM__SEG_AT_PUBLISH)
+		raise(SIGKILL);
+}
+
+static void test_published_whole(void **state)
+{
+	const char *n = t_name_in(BACKEND(state), "whole");
+	struct nshm_ring *p = NULL, *c = NULL;
+	struct msg m;
+	int status, rc;
+	pid_t pid;
+
+	pid = fork();
+	if (pid == 0) {
+		struct nshm_ring *r;
+
+		nshm__seg_test_hook(die_at_publish);
+		nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 16,
+				 NSHM_RING_PRODUCER, 0, 0, &r);
+		_exit(1); /* not reached: killed at the publication point */
+	}
+	status = t_wait(pid, 5000);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* Nothing that looks like a ring (POSIX, file: no name at all). */
+	rc = nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type, NSHM_RING_CONSUMER,
+			      0, &c);
+	if (strcmp(BACKEND(state), "sysv") != 0) {
+		assert_int_equal(rc, -ENOENT);
+	} else {
+		/*
+		 * SysV has no unnamed creation: the key exists, its state
+		 * word says INIT and its creator is dead, which the segment
+		 * layer reports (never as a ring) and delete removes.
+		 */
+		assert_int_equal(rc, -ETIMEDOUT);
+		assert_non_null(strstr(nshm_errdetail(), "creator died"));
+		assert_int_equal(nshm_ring_delete(n), 0);
+	}
+	/* The name is free for a new ring, which works. */
+	assert_int_equal(nshm_ring_create(n, NSHM_RING_SPSC, &msg_type, 16,
+					  NSHM_RING_PRODUCER, 0, 0, &p),
+			 0);
+	assert_int_equal(nshm_ring_attach(n, NSHM_RING_SPSC, &msg_type,
+					  NSHM_RING_CONSUMER, 0, &c),
+			 0);
+	msg_fill(&m, 0);
+	assert_true(nshm_ring_push(p, &m));
+	assert_true(nshm_ring_pop(c, &m));
+	assert_int_equal(msg_check(&m, 0), 0);
+	assert_int_equal(nshm_ring_close(p), 0);
+	assert_int_equal(nshm_ring_close(c), 0);
+	nshm_ring_delete(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -477,6 +582,8 @@ int main(void)
 		cmocka_unit_test(test_scribbled_head),
 		cmocka_unit_test(test_stuck_short_waits),
 		cmocka_unit_test(test_observers),
+		cmocka_unit_test(test_proof_of_death),
+		PER_BACKEND(test_published_whole),
 	};
 
 	t_register_cleanup();
