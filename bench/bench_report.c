@@ -265,9 +265,10 @@ static void report_neighbour(FILE *f, const struct nb_result *nb)
 			fmt_num(a[2], sizeof(a[2]), pr->p999, "%.0f");
 			fmt_num(a[3], sizeof(a[3]), pr->p9999, "%.0f");
 			fmt_num(a[4], sizeof(a[4]), pr->max, "%.0f");
-			fprintf(f, "%3u %-3s %7s %6s %7s %8s %9s %8llu %6llu "
+			fprintf(f, "%2u%c %-3s %7s %6s %7s %8s %9s %8llu %6llu "
 				   "%6.0f",
-				r + 1, side ? "B" : "A", a[0], a[1], a[2], a[3],
+				r + 1, q->counted ? ' ' : '*', side ? "B" : "A",
+				a[0], a[1], a[2], a[3],
 				a[4], (unsigned long long)pr->samples,
 				(unsigned long long)pr->over_10us,
 				pr->wall_s > 0 ? (double)pr->ipis / pr->wall_s
@@ -291,10 +292,13 @@ static void report_neighbour(FILE *f, const struct nb_result *nb)
 	fmt_num(x[0], sizeof(x[0]), nb->r_p50, "%.3fx");
 	fmt_num(x[1], sizeof(x[1]), nb->r_p99, "%.3fx");
 	fmt_num(x[2], sizeof(x[2]), nb->r_p999, "%.3fx");
-	fprintf(f, "median B/A: p50 %s, p99 %s, p99.9 %s  %s (p99.9 <= %.2fx, "
-		   "issue 9)\n",
-		x[0], x[1], x[2], pass(nb->r_p999, NB_TARGET_P999, false),
-		NB_TARGET_P999);
+	fprintf(f, "median B/A of %u repetitions: p50 %s, p99 %s, p99.9 %s  "
+		   "%s (p99.9 <= %.2fx, issue 9)\n",
+		nb->ncounted, x[0], x[1], x[2],
+		pass(nb->r_p999, NB_TARGET_P999, false), NB_TARGET_P999);
+	if (nb->ncounted < nb->nreps)
+		fprintf(f, "(* not in the medians: A or B timed fewer than "
+			   "100000 round trips, the machine was busy)\n");
 	fprintf(f, "neighbour: %.0f consumer parks/s (each one a wait that "
 		   "could IPI other CPUs), after %.0f%% of its messages; its "
 		   "two processes ran %.1f us per message, %.2f%% of one "
@@ -576,10 +580,12 @@ static void json_neighbour(FILE *f, const struct nb_result *nb)
 		json_num(f, q->r_p99, "%.4f");
 		fprintf(f, ", \"p999\": ");
 		json_num(f, q->r_p999, "%.4f");
-		fprintf(f, "}}");
+		fprintf(f, "},\n       \"counted\": %s}",
+			q->counted ? "true" : "false");
 	}
-	fprintf(f, "%s],\n    \"median_ratio\": {\"p50\": ",
-		nb->nreps ? "\n    " : "");
+	fprintf(f, "%s],\n    \"reps_counted\": %u,\n"
+		   "    \"median_ratio\": {\"p50\": ",
+		nb->nreps ? "\n    " : "", nb->ncounted);
 	json_num(f, nb->ran ? nb->r_p50 : NAN, "%.4f");
 	fprintf(f, ", \"p99\": ");
 	json_num(f, nb->ran ? nb->r_p99 : NAN, "%.4f");

@@ -86,6 +86,7 @@ struct nb_rep {
 				      one CPU over nb_wall_s */
 	double cpu_us_per_msg;	   /* the same per message, in us */
 	double r_p50, r_p99, r_p999; /* beside / alone */
+	bool counted;		   /* in the medians (enough samples) */
 };
 
 #define NB_TARGET_P999 1.10 /* issue 9: at most +10 % at p99.9 */
@@ -105,6 +106,7 @@ struct nb_result {
 	int cpu[4];		/* their OS CPUs (-1: unpinned) */
 	bool shared;		/* the neighbour shares CPUs with the pair */
 	unsigned nreps;
+	unsigned ncounted;	/* repetitions the medians take */
 	struct nb_rep reps[BENCH_MAX_REPS];
 	/* Medians over the repetitions. */
 	double r_p50, r_p99, r_p999;

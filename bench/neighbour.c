@@ -48,6 +48,7 @@
 #define NB_WARMUP 20000u     /* untimed round trips before each run */
 #define NB_PERIOD_SHARED_US 2000u /* default period, sharing the pair's CPUs */
 #define NB_PERIOD_OWN_US 500u	  /* default period, on cores of its own */
+#define NB_MIN_SAMPLES 100000u	  /* a run's p99.9 rests on >= 100 of them */
 
 /* Shared between the driver and all four roles (MAP_SHARED). */
 struct nb_shared {
@@ -526,6 +527,36 @@ void neighbour_run(const struct nb_options *o, const struct placement *main_pl,
 		rep->r_p50 = rep->beside.p50 / rep->alone.p50;
 		rep->r_p99 = rep->beside.p99 / rep->alone.p99;
 		rep->r_p999 = rep->beside.p999 / rep->alone.p999;
+		res->nreps++;
+	}
+	bench_shared_free(s.sh, sizeof(*s.sh));
+
+	/*
+	 * The medians take the repetitions whose A and B both timed at
+	 * least NB_MIN_SAMPLES round trips (a p99.9 resting on 100 or more);
+	 * fewer means something else had the pair's CPUs most of the run.
+	 * If none has that many, all of them, with a note.
+	 */
+	for (unsigned r = 0; r < res->nreps; r++) {
+		struct nb_rep *rep = &res->reps[r];
+
+		rep->counted = rep->alone.samples >= NB_MIN_SAMPLES &&
+			       rep->beside.samples >= NB_MIN_SAMPLES;
+		res->ncounted += rep->counted;
+	}
+	if (res->ncounted == 0 && res->nreps > 0) {
+		for (unsigned r = 0; r < res->nreps; r++)
+			res->reps[r].counted = true;
+		res->ncounted = res->nreps;
+		bench_note("neighbour: no repetition timed %u round trips in "
+			   "both runs (a busy machine?): its medians take all "
+			   "of them and are unreliable", NB_MIN_SAMPLES);
+	}
+	for (unsigned r = 0; r < res->nreps; r++) {
+		const struct nb_rep *rep = &res->reps[r];
+
+		if (!rep->counted)
+			continue;
 		v[0][k] = rep->r_p50;
 		v[1][k] = rep->r_p99;
 		v[2][k] = rep->r_p999;
@@ -543,9 +574,7 @@ void neighbour_run(const struct nb_options *o, const struct placement *main_pl,
 			w[3][kn] = rep->cpu_us_per_msg;
 			kn++;
 		}
-		res->nreps++;
 	}
-	bench_shared_free(s.sh, sizeof(*s.sh));
 	res->r_p50 = median_of(v[0], k);
 	res->r_p99 = median_of(v[1], k);
 	res->r_p999 = median_of(v[2], k);

@@ -16,9 +16,9 @@ TOP_KEYS = ("tool", "date", "cpu_model", "ncpus", "clock", "placement",
 # --neighbour on the command line it must be there.
 NB_KEYS = ("ran", "note", "transport", "mode", "size", "period_us", "run_ms",
            "sched", "cpus", "shared_cpus", "placement", "reps",
-           "median_ratio", "median_p999_ns", "pair_cpu_ipis_per_s",
-           "consumer_parks_per_s",
-           "parks_per_msg", "cpu_pct", "cpu_us_per_msg", "target")
+           "reps_counted", "median_ratio", "median_p999_ns",
+           "pair_cpu_ipis_per_s", "consumer_parks_per_s", "parks_per_msg",
+           "cpu_pct", "cpu_us_per_msg", "target")
 NB_PAIR_KEYS = ("p50", "p99", "p999", "p9999", "max", "samples", "over_10us",
                 "ipis", "wall_s")
 NB_NB_KEYS = ("msgs", "consumer_parks", "producer_wakeups", "wall_s",
@@ -66,6 +66,10 @@ def check_neighbour(nb):
         for k in RATIO_KEYS:
             if r.get("ratio", {}).get(k) is None:
                 fail("neighbour rep %d: ratio.%s missing" % (i, k))
+        if "counted" not in r:
+            fail("neighbour rep %d: missing 'counted'" % i)
+    if not 1 <= nb["reps_counted"] <= len(nb["reps"]):
+        fail("neighbour: reps_counted %r" % nb["reps_counted"])
 
 
 def main(path, want_neighbour):
