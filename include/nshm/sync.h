@@ -95,8 +95,8 @@ NSHM_API int nshm_mutex_init(struct nshm_mutex *m);
  *         segment); -EDEADLK (this thread holds it already); -EINVAL
  *         (NULL, misaligned, not inside a read-write mapping of an nshm
  *         segment in this process, malformed deadline); -ENOLCK (this
- *         thread holds 16 nshm mutexes, or the process 512: nothing was
- *         locked); -EUSERS (a forked child could not join the segment's
+ *         thread holds 16 nshm mutexes, or the process 1024: nothing
+ *         was locked); -EUSERS (a forked child could not join the segment's
  *         full participant table).
  */
 NSHM_API int nshm_mutex_lock(struct nshm_mutex *m,
@@ -310,7 +310,9 @@ NSHM_API int nshm_event_await(struct nshm_event *ev, bool (*ready)(void *),
  *     segment's key and mode, held at 1 with SEM_UNDO (the kernel undoes it
  *     when the process exits; a forked child does not inherit it; it does
  *     survive execve(), so a process that execs keeps its slots until it
- *     exits). nshm_seg_delete() removes the set with the segment.
+ *     exits). nshm_seg_delete() removes the set with the segment once no
+ *     mapping holds a token in it (else the next segment with that key
+ *     reuses it).
  * pid and process start time are recorded for diagnostics only; a token
  * still held by a child forked a moment before its parent died is
  * overruled by the parent's vanished pid where the pid namespace is ours.

@@ -96,7 +96,6 @@ static _Thread_local struct held_tls held_me
  */
 struct proc_local {
 	_Atomic(uint32_t) inc;	   /* 0: not set up in this process yet */
-	_Atomic(uint32_t) n_held;  /* entries in use (reservations too) */
 	_Atomic(uintptr_t) table[HELD_TABLE_SIZE];
 };
 
@@ -244,20 +243,16 @@ bool nshm__mutex_held_by_me(const struct nshm_mutex *m)
 }
 
 /*
- * Reserve room for one more held lock before taking it. false: this
- * thread (HELD_TLS_MAX) or process (HELD_TABLE_SIZE / 2) holds too many.
+ * Reserve room for one more held lock before taking it: a place in this
+ * thread's list and @m's key in the process table (inserted now, so that
+ * a detach of the mapping we are locking in is refused meanwhile too).
+ * false: this thread (HELD_TLS_MAX) or the process (HELD_TABLE_SIZE)
+ * holds too many.
  */
-static bool held_reserve(struct held_tls *t)
+static bool held_reserve(struct held_tls *t, struct nshm_mutex *m)
 {
-	if (t->n >= HELD_TLS_MAX)
+	if (t->n >= HELD_TLS_MAX || !held_table_add((uintptr_t)m))
 		return false;
-	/* Relaxed: a counter of this process's own reservations. */
-	if (atomic_fetch_add_explicit(&proc->n_held, 1, memory_order_relaxed) >=
-	    HELD_TABLE_SIZE / 2) {
-		atomic_fetch_sub_explicit(&proc->n_held, 1,
-					  memory_order_relaxed);
-		return false;
-	}
 	if (nshm_unlikely(!t->registered)) {
 		/* Any non-NULL value arms the destructor. */
 		pthread_setspecific(held_key, &held_me);
@@ -266,17 +261,15 @@ static bool held_reserve(struct held_tls *t)
 	return true;
 }
 
-static void held_unreserve(void)
+static void held_unreserve(struct nshm_mutex *m)
 {
-	/* Relaxed: see held_reserve(). */
-	atomic_fetch_sub_explicit(&proc->n_held, 1, memory_order_relaxed);
+	held_table_del((uintptr_t)m);
 }
 
-/* Record a lock taken after held_reserve(): cannot fail (half full). */
+/* Record a lock taken after held_reserve(): cannot fail. */
 static void held_commit(struct held_tls *t, struct nshm_mutex *m, uint32_t id,
 			bool owner_dead)
 {
-	held_table_add((uintptr_t)m);
 	t->h[t->n].m = m;
 	t->h[t->n].id = id;
 	t->h[t->n].owner_dead = owner_dead;
@@ -288,8 +281,7 @@ static void held_drop(struct held_tls *t, int i)
 	struct nshm_mutex *m = t->h[i].m;
 
 	t->h[i] = t->h[--t->n];
-	held_table_del((uintptr_t)m);
-	held_unreserve();
+	held_unreserve(m);
 }
 
 /* ---- the shared word ------------------------------------------------------ */
@@ -376,7 +368,7 @@ static int acquired(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 
 	if (nshm_unlikely(st == ST_NOTRECOVERABLE)) {
 		word_release(m, id, false);
-		held_unreserve();
+		held_unreserve(m);
 		return nshm__err(-ENOTRECOVERABLE, "mutex %p is not "
 				 "recoverable: an owner died and the next one "
 				 "unlocked without repairing; re-initialise it",
@@ -427,23 +419,38 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 				return acquired(m, t, id, false);
 			continue;
 		}
-		if (o != id && (!id_valid(o) ||
-				(probe || o != probed))) {
+		if (o != id && !id_valid(o)) {
+			/* Garbage or ABANDONED: no owner to ask. SYNC-A2. */
+			if (atomic_compare_exchange_strong_explicit(
+				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS),
+				    memory_order_acquire, memory_order_relaxed))
+				return acquired(m, t, id, true);
+			continue;
+		}
+		if (spins > 0) {
+			/* Short critical sections end before a probe pays. */
+			spins--;
+			nshm_cpu_relax();
+			continue;
+		}
+		if (o != id && (probe || o != probed)) {
 			/*
-			 * A foreign owner: an invalid or ABANDONED value is
-			 * taken over at once; a valid one only on proof of
-			 * death from its liveness token.
+			 * A foreign owner, before we sleep on it (and after
+			 * every slice slept): taken over only on proof of
+			 * death from its liveness token; "cannot tell" (< 0)
+			 * waits like "alive".
 			 */
-			alive = id_valid(o) ? nshm__peer_id_alive(m, o) : 0;
+			alive = nshm__peer_id_alive(m, o);
 			probe = false;
 			if (alive == 0) {
 				/*
 				 * SYNC-A2: the dead owner's stores were
 				 * ordered by the kernel dropping its token
-				 * (process exit: exit_mm before exit_files;
-				 * a thread: SYNC-R1 in held_thread_exit());
-				 * this acquire pairs with that release or
-				 * with the scribbler's store, nothing else.
+				 * (process exit: exit_mm before exit_files and
+				 * exit_sem), not by a release of its own; a
+				 * thread that exited holding it released
+				 * through SYNC-R1 in held_thread_exit(), which
+				 * this acquire pairs with.
 				 */
 				if (atomic_compare_exchange_strong_explicit(
 					    &m->word, &v,
@@ -456,13 +463,8 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			probed = o; /* alive, or cannot tell: wait */
 		}
 		if (try_only || nshm__deadline_passed(deadline)) {
-			held_unreserve();
+			held_unreserve(m);
 			return try_only ? -EBUSY : -ETIMEDOUT;
-		}
-		if (spins > 0) {
-			spins--;
-			nshm_cpu_relax();
-			continue;
 		}
 		if (!(v & NSHM__LOCK_WAITERS)) {
 			/* Relaxed: only announces a sleeper; re-checked. */
@@ -479,7 +481,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 		if (ret == -ETIMEDOUT)
 			probe = true; /* a whole slice: look at the owner */
 		else if (ret != 0 && ret != -EAGAIN && ret != -EINTR) {
-			held_unreserve();
+			held_unreserve(m);
 			return nshm__err(ret, "FUTEX_WAIT on mutex %p failed",
 					 (void *)m);
 		}
@@ -503,10 +505,10 @@ static int lock_common(struct nshm_mutex *m, const struct timespec *deadline,
 	ret = nshm__peer_lock_id(m, &id);
 	if (nshm_unlikely(ret != 0))
 		return ret;
-	if (nshm_unlikely(!held_reserve(t)))
+	if (nshm_unlikely(!held_reserve(t, m)))
 		return nshm__err(-ENOLCK, "this thread holds %d nshm mutexes "
 				 "(or the process %u): the limit; nothing was "
-				 "locked", HELD_TLS_MAX, HELD_TABLE_SIZE / 2);
+				 "locked", HELD_TLS_MAX, HELD_TABLE_SIZE);
 	/* SYNC-A1: pairs with SYNC-R1 of the last unlock. */
 	if (nshm_likely(atomic_compare_exchange_strong_explicit(
 		    &m->word, &zero, id, memory_order_acquire,

@@ -1046,20 +1046,37 @@ static int hook_detaching(struct nshm_seg_hdr *hdr, uint64_t cookie)
 	return 0;
 }
 
-/* SysV: the segment was removed; remove its semaphore set too. */
+/*
+ * SysV: the segment was removed; remove its semaphore set too, unless a
+ * participant still holds a token in it (its mapping lives on, as a
+ * deleted segment's do, and keeps its liveness answers). A set left then
+ * is reused by the next segment with that key: tokens still held there
+ * only make joiners skip those slots.
+ */
 static void hook_sysv_removed(int key, unsigned int uid)
 {
+	unsigned short vals[NSHM_SEM_NSEMS];
 	struct semid_ds sds;
 	union {
 		int val;
 		struct semid_ds *buf;
+		unsigned short *array;
 	} arg = { .buf = &sds };
 	int id = semget((key_t)key, 0, 0);
 
 	if (id < 0 || semctl(id, 0, IPC_STAT, arg) != 0)
 		return;
-	if (sds.sem_perm.uid == uid || sds.sem_perm.cuid == uid)
-		semctl(id, 0, IPC_RMID);
+	if (sds.sem_perm.uid != uid && sds.sem_perm.cuid != uid)
+		return; /* not the set our participants made */
+	if (sds.sem_nsems != NSHM_SEM_NSEMS)
+		return;
+	arg.array = vals;
+	if (semctl(id, 0, GETALL, arg) != 0)
+		return;
+	for (unsigned int i = 0; i < NSHM_SEM_NSEMS; i++)
+		if (vals[i] != 0)
+			return;
+	semctl(id, 0, IPC_RMID);
 }
 
 static const struct nshm__seg_hooks sync_hooks = {

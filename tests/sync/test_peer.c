@@ -8,6 +8,8 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
 
 #include <nshm/shm.h>
 #include <nshm/sync.h>
@@ -423,6 +425,56 @@ static void test_random_kills_during_updates(void **state)
 		      (st_now_ns() - t0) / 1e6 / trials);
 }
 
+/* The SysV key of "sysv:<leaf>" (as src/shm/name.c derives it). */
+static key_t sysv_key_of(const char *leaf)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = "nshm-sysv:"; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (const char *p = leaf; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	return (key_t)(h ? h : 1);
+}
+
+/*
+ * SysV tokens are semaphores of a set keyed like the segment: made by the
+ * first attacher, held by participants only, removed with the segment.
+ */
+static void test_sysv_semaphores(void **state)
+{
+	const char *name = t_name_in("sysv", "sems");
+	key_t key = sysv_key_of(name + 5);
+	struct nshm_seg *seg;
+	void *a = NULL, *b = NULL;
+	nshm_peer_t ida;
+	int id;
+
+	(void)state;
+	a = st_segment(name, 4096, &seg);
+	id = semget(key, 0, 0);
+	assert_true(id >= 0);
+	assert_int_equal(nshm_peer_self(a, &ida), 0);
+	assert_int_equal(semctl(id, (int)(uint32_t)ida, GETVAL), 1);
+	assert_int_equal(semctl(id, (int)NSHM_PEER_MAX, GETVAL), 0); /* ctl */
+	/* A deleted segment's mappings keep their tokens: the set stays. */
+	assert_int_equal(nshm_seg_attach(seg, 0, &b), 0);
+	assert_int_equal(nshm_seg_delete(name), 0);
+	assert_true(semget(key, 0, 0) >= 0);
+	assert_int_equal(nshm_seg_detach(seg, b), 0);
+	assert_int_equal(nshm_peer_alive(a, ida), 1);
+	assert_int_equal(nshm_seg_detach(seg, a), 0);
+	assert_int_equal(semctl(id, (int)(uint32_t)ida, GETVAL), 0);
+	assert_int_equal(nshm_seg_close(seg), 0);
+	/* Deleting a segment nobody maps removes its set. */
+	a = st_segment(name, 4096, &seg);
+	st_drop(seg, a);
+	assert_true(semget(key, 0, 0) >= 0);
+	assert_int_equal(nshm_seg_delete(name), 0);
+	assert_int_equal(semget(key, 0, 0), -1);
+	assert_int_equal(errno, ENOENT);
+}
+
 #define T(fn, s) cmocka_unit_test_setup_teardown(fn, s, teardown)
 #define ALL(s)                                                          \
 	T(test_self_and_bad_input, s),                                  \
@@ -440,6 +492,7 @@ int main(void)
 		ALL(setup_sysv),
 		ALL(setup_file),
 		T(test_random_kills_during_updates, setup_posix),
+		cmocka_unit_test(test_sysv_semaphores),
 	};
 
 	return cmocka_run_group_tests_name("sync/peer", tests, NULL, NULL);
