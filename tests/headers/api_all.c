@@ -10,6 +10,11 @@
  * To cover a new one: use it in one of the t_*() functions below (or add
  * a t_*() function and call it from main()), and check what it returns.
  */
+#if defined(__cplusplus) && __cplusplus > 202002L
+/* C++23's own <stdatomic.h> (its _Atomic, its using-declarations) and
+ * nshm's NSHM_ATOMIC layer coexist, in either order. */
+#include <stdatomic.h>
+#endif
 #include <nshm/nshm.h>
 #ifdef NSHM_HDR_HAVE_NSPR
 #include <nshm/prshm.h>
