@@ -13,6 +13,7 @@ pkgs=(
 	libbenchmark-dev # optional google-benchmark microbenchmarks
 	gnuplot-nox     # nshm-bench --plot
 	python3         # JSON checks in CI
+	tmux            # the nshm watch terminal UI test (tests/cli)
 )
 
 missing=()
