@@ -309,7 +309,7 @@ static bool word_release(struct nshm_mutex *m, uint32_t id, bool abandon)
 		to = abandon ? NSHM__LOCK_ABANDONED | (v & NSHM__LOCK_WAITERS)
 			     : 0;
 		/*
-		 * SYNC-R1: pairs with SYNC-A1 in the next locker's CAS: our
+		 * SYNC-R10: pairs with SYNC-A10 in the next locker's CAS: our
 		 * critical section happens before its own. Relaxed on failure:
 		 * only WAITERS can have changed; we retry.
 		 */
@@ -339,7 +339,7 @@ static void held_thread_exit(void *unused)
 	while (t->n > 0) {
 		struct held *h = &t->h[t->n - 1];
 
-		/* SYNC-R1 in word_release(): our stores come first. */
+		/* SYNC-R10 in word_release(): our stores come first. */
 		word_release(h->m, h->id, true);
 		held_drop(t, (int)t->n - 1);
 	}
@@ -363,7 +363,7 @@ int nshm_mutex_init(struct nshm_mutex *m)
 static int acquired(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 		    bool took_over)
 {
-	/* Relaxed: read under the lock we now hold (SYNC-A1 ordered it). */
+	/* Relaxed: read under the lock we now hold (SYNC-A10 ordered it). */
 	uint32_t st = atomic_load_explicit(&m->state, memory_order_relaxed);
 
 	if (nshm_unlikely(st == ST_NOTRECOVERABLE)) {
@@ -411,7 +411,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 		int alive, ret;
 
 		if (o == 0) {
-			/* SYNC-A1: pairs with SYNC-R1 of the last unlock. */
+			/* SYNC-A10: pairs with SYNC-R10 of the last unlock. */
 			if (atomic_compare_exchange_strong_explicit(
 				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS) |
 							  sleep_bit,
@@ -420,7 +420,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			continue;
 		}
 		if (o != id && !id_valid(o)) {
-			/* Garbage or ABANDONED: no owner to ask. SYNC-A2. */
+			/* Garbage or ABANDONED: no owner to ask. SYNC-A11. */
 			if (atomic_compare_exchange_strong_explicit(
 				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS),
 				    memory_order_acquire, memory_order_relaxed))
@@ -444,12 +444,12 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			probe = false;
 			if (alive == 0) {
 				/*
-				 * SYNC-A2: the dead owner's stores were
+				 * SYNC-A11: the dead owner's stores were
 				 * ordered by the kernel dropping its token
 				 * (process exit: exit_mm before exit_files and
 				 * exit_sem), not by a release of its own; a
 				 * thread that exited holding it released
-				 * through SYNC-R1 in held_thread_exit(), which
+				 * through SYNC-R10 in held_thread_exit(), which
 				 * this acquire pairs with.
 				 */
 				if (atomic_compare_exchange_strong_explicit(
@@ -509,7 +509,7 @@ static int lock_common(struct nshm_mutex *m, const struct timespec *deadline,
 		return nshm__err(-ENOLCK, "this thread holds %d nshm mutexes "
 				 "(or the process %u): the limit; nothing was "
 				 "locked", HELD_TLS_MAX, HELD_TABLE_SIZE);
-	/* SYNC-A1: pairs with SYNC-R1 of the last unlock. */
+	/* SYNC-A10: pairs with SYNC-R10 of the last unlock. */
 	if (nshm_likely(atomic_compare_exchange_strong_explicit(
 		    &m->word, &zero, id, memory_order_acquire,
 		    memory_order_relaxed)))
@@ -543,7 +543,7 @@ int nshm_mutex_consistent(struct nshm_mutex *m)
 	if (i < 0 || !t->h[i].owner_dead)
 		return nshm__err(-EINVAL, "mutex %p is not held by this thread "
 				 "after -EOWNERDEAD", (void *)m);
-	/* Relaxed: under the lock; the unlock's SYNC-R1 publishes it. */
+	/* Relaxed: under the lock; the unlock's SYNC-R10 publishes it. */
 	atomic_store_explicit(&m->state, ST_CONSISTENT, memory_order_relaxed);
 	t->h[i].owner_dead = false;
 	/* Relaxed: a statistic, read under the mutex or by tests. */
@@ -568,7 +568,7 @@ int nshm_mutex_unlock(struct nshm_mutex *m)
 	unrepaired = t->h[i].owner_dead;
 	id = t->h[i].id;
 	if (nshm_unlikely(unrepaired))
-		/* Relaxed: under the lock; SYNC-R1 below publishes it. */
+		/* Relaxed: under the lock; SYNC-R10 below publishes it. */
 		atomic_store_explicit(&m->state, ST_NOTRECOVERABLE,
 				      memory_order_relaxed);
 	/* Drop the bookkeeping first: after the release another may lock. */

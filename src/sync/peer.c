@@ -157,12 +157,12 @@ static void maps_add(uintptr_t lo, uintptr_t hi, uint32_t id)
 		atomic_store_explicit(&e->hi, hi, memory_order_relaxed);
 		atomic_store_explicit(&e->id, id, memory_order_relaxed);
 		/*
-		 * SYNC-R3: pairs with SYNC-A3 in nshm__peer_lock_id(): a
+		 * SYNC-R12: pairs with SYNC-A12 in nshm__peer_lock_id(): a
 		 * reader that sees lo sees hi and id. (Process-local.)
 		 */
 		atomic_store_explicit(&e->lo, lo, memory_order_release);
 		if (k + 1 > n)
-			/* SYNC-R3 as above: the entry is complete first. */
+			/* SYNC-R12 as above: the entry is complete first. */
 			atomic_store_explicit(&pm->n, k + 1,
 					      memory_order_release);
 		return;
@@ -609,7 +609,7 @@ static int ctl_check(struct nshm__ctl *c)
 static int ctl_ready(struct peer_rec *r)
 {
 	struct nshm__ctl *c = r->ctl;
-	/* SYNC-A4: pairs with SYNC-R4 below (or the creator's publication). */
+	/* SYNC-A13: pairs with SYNC-R13 below (or the creator's publication). */
 	uint32_t m = atomic_load_explicit(&c->magic, memory_order_acquire);
 	void (*hook)(void);
 	int ret;
@@ -637,7 +637,7 @@ static int ctl_ready(struct peer_rec *r)
 		ctl_init_fields(c, r->kind);
 		c->inits++;
 		/*
-		 * SYNC-R4: pairs with SYNC-A4: lock-free readers that see
+		 * SYNC-R13: pairs with SYNC-A13: lock-free readers that see
 		 * MAGIC see the fields above.
 		 */
 		atomic_store_explicit(&c->magic, NSHM_CTL_MAGIC,
@@ -669,7 +669,7 @@ static void rec_store(struct nshm__peer_slot *s,
 	s->pidns = d->pidns;
 	s->start = d->start;
 	/*
-	 * SYNC-R5: pairs with SYNC-A5 in alive_core(): a lock-free reader
+	 * SYNC-R14: pairs with SYNC-A14 in alive_core(): a lock-free reader
 	 * that sees this gen/state sees the fields above.
 	 */
 	atomic_store_explicit(&s->gen, d->gen, memory_order_release);
@@ -1178,15 +1178,15 @@ int nshm__peer_lock_id(const void *addr, uint32_t *id)
 {
 	struct proc_maps *pm = maps_get();
 	uintptr_t a = (uintptr_t)addr;
-	/* SYNC-A3: pairs with SYNC-R3 in maps_add(). */
+	/* SYNC-A12: pairs with SYNC-R12 in maps_add(). */
 	uint32_t n = atomic_load_explicit(&pm->n, memory_order_acquire);
 
 	for (uint32_t k = 0; k < n && k < MAPS_MAX; k++) {
-		/* SYNC-A3: as above. */
+		/* SYNC-A12: as above. */
 		uintptr_t lo = atomic_load_explicit(&pm->e[k].lo,
 						    memory_order_acquire);
 
-		/* Relaxed: ordered by SYNC-A3. */
+		/* Relaxed: ordered by SYNC-A12. */
 		if (lo != 0 && a >= lo &&
 		    a < atomic_load_explicit(&pm->e[k].hi,
 					     memory_order_relaxed)) {
@@ -1206,7 +1206,7 @@ static int alive_core(struct peer_rec *r, uint32_t i, uint32_t gen,
 	uint32_t st, g;
 	int ret;
 
-	/* SYNC-A5: pairs with SYNC-R5 in rec_store(). */
+	/* SYNC-A14: pairs with SYNC-R14 in rec_store(). */
 	g = atomic_load_explicit(&s->gen, memory_order_acquire);
 	st = atomic_load_explicit(&s->state, memory_order_acquire);
 	if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE)
@@ -1220,7 +1220,7 @@ static int alive_core(struct peer_rec *r, uint32_t i, uint32_t gen,
 	if (ret <= 0)
 		return ret; /* dead (0) or could not tell (-errno) */
 	/* Still the same participant? Else it left while we looked. */
-	/* SYNC-A5: as above. */
+	/* SYNC-A14: as above. */
 	if (atomic_load_explicit(&s->state, memory_order_acquire) !=
 		    NSHM_SLOT_LIVE ||
 	    (atomic_load_explicit(&s->gen, memory_order_acquire) & mask) !=
@@ -1297,7 +1297,7 @@ int nshm_peer_alive(void *area, nshm_peer_t id)
 	if (i >= NSHM_PEER_MAX || gen == 0)
 		return nshm__err(-EINVAL, "peer id %#" PRIx64 ": slot %u or "
 				 "generation 0 out of range", id, i);
-	/* SYNC-A4: pairs with SYNC-R4 in ctl_ready(). */
+	/* SYNC-A13: pairs with SYNC-R13 in ctl_ready(). */
 	if (atomic_load_explicit(&r->ctl->magic, memory_order_acquire) !=
 	    NSHM_CTL_MAGIC)
 		return 0;
@@ -1338,13 +1338,13 @@ int nshm_peer_list(void *area, struct nshm_peer_info *out, unsigned int max)
 	ret = rec_of_area(area, &r);
 	if (ret != 0)
 		return ret;
-	/* SYNC-A4: as in ctl_ready(). */
+	/* SYNC-A13: as in ctl_ready(). */
 	if (atomic_load_explicit(&r->ctl->magic, memory_order_acquire) !=
 	    NSHM_CTL_MAGIC)
 		return 0;
 	for (uint32_t i = 0; i < NSHM_PEER_MAX; i++) {
 		struct nshm__peer_slot *s = &r->ctl->slot[i];
-		/* SYNC-A5: pairs with SYNC-R5 in rec_store(). */
+		/* SYNC-A14: pairs with SYNC-R14 in rec_store(). */
 		uint32_t g = atomic_load_explicit(&s->gen,
 						  memory_order_acquire);
 		uint32_t st = atomic_load_explicit(&s->state,

@@ -25,9 +25,10 @@ int nshm__futex_wait_raw(_Atomic(uint32_t) *word, uint32_t expected,
 int nshm__futex_wake_raw(_Atomic(uint32_t) *word, int n);
 
 /*
- * Does this process hold (through nshm_mutex_lock) any nshm_mutex whose
- * address lies in [lo, hi)? Used to refuse a detach that would unmap a
- * held lock (research notes R5 and glibc BZ #14485).
+ * Does this process hold (or is it taking, through nshm_mutex_lock) any
+ * nshm_mutex whose address lies in [lo, hi)? Used to refuse a detach that
+ * would unmap a held lock: its word would go on naming this live process,
+ * and nobody could ever unlock it.
  */
 bool nshm__mutex_held_in(const void *lo, const void *hi);
 
