@@ -64,6 +64,16 @@ int main(int argc, char **argv)
 	name_b = base + "-b";
 	std::atexit(cleanup);
 
+	// The public structs have one layout in both languages.
+	std::string cmd = std::string(argv[1]) + " --layout";
+	FILE *pf = popen(cmd.c_str(), "r");
+	unsigned long long c_layout = 0;
+	if (pf == nullptr || std::fscanf(pf, "%llu", &c_layout) != 1 ||
+	    pclose(pf) != 0)
+		FAIL("xlang_producer --layout");
+	if (c_layout != xl_layout())
+		FAIL("the public structs' layout differs between C and C++");
+
 	std::error_code ec;
 	auto b = nshm::spsc<xl_line>::create(name_b.c_str(), XL_CAPACITY,
 					     nshm::role::consumer, ec);

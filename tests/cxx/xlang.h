@@ -45,4 +45,41 @@ NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_shared) == NSHM_RING_HDR_SIZE &&
 			   sizeof(struct nshm_mutex) % 64 == 0,
 		   "shared layout");
 
+/*
+ * The layout of every public struct as this language sees it: sizes,
+ * alignments and the offsets inline code depends on, folded into one
+ * number. The C producer prints its value (--layout), the C++ test
+ * compares: a struct whose atomics changed size or place in one language
+ * (the handle is allocated by the C library and read by C++ inline code)
+ * fails the test.
+ */
+#define XL_MIX(h, v) (((h) ^ (uint64_t)(v)) * 0x100000001b3ull)
+static inline uint64_t xl_layout(void)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const size_t v[] = {
+		sizeof(struct nshm_ring), NSHM_ALIGNOF(struct nshm_ring),
+		offsetof(struct nshm_ring, slots),
+		offsetof(struct nshm_ring, sh),
+		offsetof(struct nshm_ring, sink),
+		offsetof(struct nshm_ring, priv),
+		sizeof(struct nshm_ring_shared),
+		NSHM_ALIGNOF(struct nshm_ring_shared),
+		offsetof(struct nshm_ring_shared, ctl),
+		offsetof(struct nshm_ring_shared, cons),
+		offsetof(struct nshm_ring_side, ev),
+		sizeof(struct nshm_ring_span), sizeof(struct nshm_ring_stats),
+		sizeof(struct nshm_ring_type), sizeof(struct nshm_wait_strategy),
+		sizeof(struct nshm_mutex), NSHM_ALIGNOF(struct nshm_mutex),
+		sizeof(struct nshm_event), sizeof(struct nshm_seg_info),
+		sizeof(struct nshm_peer_info),
+		sizeof(NSHM_ATOMIC(uint64_t)), NSHM_ALIGNOF(NSHM_ATOMIC(uint64_t)),
+		sizeof(NSHM_ATOMIC(uint32_t)), NSHM_ALIGNOF(NSHM_ATOMIC(uint32_t)),
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		h = XL_MIX(h, v[i]);
+	return h;
+}
+
 #endif /* NSHM_TEST_XLANG_H */

@@ -5,7 +5,8 @@
  * C++ consumer created (nshm::spsc<xl_line> with a seq field), and fills
  * it in place (reserve/commit). Exit 0 when everything was sent.
  *
- * usage: xlang_producer RING_A RING_B
+ * usage: xlang_producer RING_A RING_B, or xlang_producer --layout (print
+ * xl_layout() as C sees it)
  */
 #include "xlang.h"
 
@@ -30,6 +31,10 @@ int main(int argc, char **argv)
 	struct timespec dl;
 	int rc;
 
+	if (argc == 2 && strcmp(argv[1], "--layout") == 0) {
+		printf("%llu\n", (unsigned long long)xl_layout());
+		return 0;
+	}
 	if (argc != 3)
 		return 2;
 	rc = xl_tick_ring_create(argv[1], XL_CAPACITY, NSHM_RING_PRODUCER, 0,
