@@ -31,6 +31,9 @@ static bool tui;	       /* full-screen mode is on */
 static bool tty_raw;	       /* stdin's termios changed */
 static struct termios saved_tio;
 
+static const char enter_seq[] = "\033[?1049h\033[?25l"; /* alt screen, no cursor */
+static const char leave_seq[] = "\033[?1049l\033[?25h"; /* and back */
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -45,30 +48,57 @@ static void tui_leave(void)
 		tty_raw = false;
 	}
 	if (tui) {
-		/* show the cursor, leave the alternate screen */
-		fputs("\033[?1049l\033[?25h", stdout);
+		signal(SIGTSTP, SIG_DFL);
+		signal(SIGCONT, SIG_DFL);
+		fputs(leave_seq, stdout);
 		fflush(stdout);
 		tui = false;
 	}
 }
 
+static struct termios raw_tio;
+
+/*
+ * Ctrl-Z: give the shell its terminal back before stopping, take it again
+ * on SIGCONT. Only async-signal-safe calls (write, tcsetattr, raise).
+ */
+static void on_tstp(int sig)
+{
+	(void)sig;
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
+	if (write(STDOUT_FILENO, leave_seq, sizeof(leave_seq) - 1) < 0)
+		return;
+	signal(SIGTSTP, SIG_DFL);
+	raise(SIGTSTP);
+}
+
+static void on_cont(int sig)
+{
+	(void)sig;
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw_tio);
+	if (write(STDOUT_FILENO, enter_seq, sizeof(enter_seq) - 1) < 0)
+		return;
+	signal(SIGTSTP, on_tstp); /* the next sample redraws everything */
+}
+
 static void tui_enter(void)
 {
-	struct termios t;
-
 	if (isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved_tio) == 0) {
-		t = saved_tio;
+		raw_tio = saved_tio;
 		/* Keys without Enter, no echo; keep ISIG so Ctrl-C signals. */
-		t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
-		t.c_cc[VMIN] = 0;
-		t.c_cc[VTIME] = 0;
-		if (tcsetattr(STDIN_FILENO, TCSANOW, &t) == 0)
+		raw_tio.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+		raw_tio.c_cc[VMIN] = 0;
+		raw_tio.c_cc[VTIME] = 0;
+		if (tcsetattr(STDIN_FILENO, TCSANOW, &raw_tio) == 0)
 			tty_raw = true;
 	}
 	atexit(tui_leave);
-	/* alternate screen, hide the cursor */
-	fputs("\033[?1049h\033[?25l", stdout);
+	fputs(enter_seq, stdout);
 	tui = true;
+	signal(SIGTSTP, on_tstp);
+	signal(SIGCONT, on_cont);
 }
 
 static double now_s(void)

@@ -34,4 +34,11 @@ check "help per command" 0 "usage: nshm gc" -- "$nshm" gc --help
 check "help lists exit codes" 0 "4  not an nshm segment" -- "$nshm" rm --help
 check "help command" 0 "usage: nshm watch" -- "$nshm" help watch
 check "unknown option" 2 "Try 'nshm ls --help'" -- "$nshm" ls --frob
+# bench execs nshm-bench: next to nshm, in the build tree's bench/, or on PATH.
+d=$(dirname "$nshm")
+if [ -x "$d/nshm-bench" ] || [ -x "$d/../bench/nshm-bench" ] || command -v nshm-bench >/dev/null; then
+	check "bench runs nshm-bench" 0 "usage: nshm-bench" -- "$nshm" bench --help
+else
+	check "bench without nshm-bench" 127 "nshm-bench not found" -- "$nshm" bench --help
+fi
 finish

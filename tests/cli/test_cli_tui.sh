@@ -32,9 +32,9 @@ pids+=($!)
 # The pane runs a shell that runs watch, then reports how it left the tty.
 cat >"$tmp/pane.sh" <<EOF
 "$nshm" watch -i 0.2 "$n"
-echo "EXIT=\$?"
-stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ' '
-echo
+st=\$?
+# One line, written at once: the test waits for its end marker.
+echo "EXIT=\$st TTY=\$(stty -a | tr ' ;' '\n\n' | grep -xE -- '-?(icanon|echo)' | tr '\n' ' ')END"
 sleep 30
 EOF
 
@@ -57,13 +57,15 @@ run_pane() {
 		awk -v r="$rate" 'BEGIN { exit !(r >= 700 && r <= 1300) }'
 	ok "$key: alternate screen while running" [ "$(tm display -p -t "$s" '#{alternate_on}')" = 1 ]
 	tm send-keys -t "$s" "$key"
-	wait_for bash -c 'tmux -L "$1" capture-pane -p -t "$2" | grep -q "^EXIT="' \
+	wait_for bash -c 'tmux -L "$1" capture-pane -p -t "$2" | grep -q "^EXIT=.*END"' \
 		_ "$sock" "$s"
 	screen=$(tm capture-pane -p -t "$s")
-	ok "$key: exit status 0" grep -q "^EXIT=0" <<<"$screen"
+	ok "$key: exit status 0" grep -q "^EXIT=0 " <<<"$screen"
 	ok "$key: normal screen again" [ "$(tm display -p -t "$s" '#{alternate_on}')" = 0 ]
 	ok "$key: cursor shown again" [ "$(tm display -p -t "$s" '#{cursor_flag}')" = 1 ]
-	ok "$key: icanon and echo restored" grep -qx "icanon echo *" <<<"$(grep -E 'icanon' <<<"$screen")"
+	ok "$key: icanon and echo restored" grep -q "^EXIT=.* TTY=icanon echo END" <<<"$screen"
+	[ "$fails" -eq 0 ] || echo "$screen" | sed 's/^/    screen: /'
+
 }
 run_pane q s1
 run_pane C-c s2
