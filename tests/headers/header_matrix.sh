@@ -3,10 +3,11 @@
 # language standard x optimisation level a user may pick:
 #   C:   gcc, clang  x  -std=c11, c17          x  -O0 -O1 -O2 -O3
 #   C++: g++, clang++ x -std=c++17, 20, 23     x  -O0 -O1 -O2 -O3
-# with -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror. Each
-# configuration builds and runs: api_all.c (every public macro and inline
-# function of the C headers; also compiled as C++), the README's C example,
-# and for C++ tests/cxx/test_cxx_api.cc (nshm.hpp) and the README's C++ example. Then
+# with -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wundef -Wcast-qual
+# -Wwrite-strings -Wvla -Werror. Each configuration builds and runs:
+# api_all.c (every public macro and inline function of the C headers; also
+# compiled as C++), the README's C example, and for C++
+# tests/cxx/test_cxx_api.cc (nshm.hpp) and the README's C++ example. Then
 # check_coverage.py checks that api_all.c names everything public.
 #
 # usage: header_matrix.sh SRCDIR INCLUDEDIR LIBDIR README [SANITIZE] [NSPR_CFLAGS]
@@ -23,7 +24,8 @@ main_pid=$$
 trap 'rm -rf "$work"; rm -f /dev/shm/nshmt-hdrx-$main_pid-*' EXIT
 start=$SECONDS
 
-warn=(-Wall -Wextra -Wpedantic -Wconversion -Wshadow -Werror)
+warn=(-Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wundef -Wcast-qual
+	-Wwrite-strings -Wvla -Werror)
 opts=${NSHM_HDR_OPTS:-0 1 2 3}
 cc_list="gcc clang" cxx_list="g++ clang++"
 if [ -n "$san" ]; then
