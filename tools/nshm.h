@@ -108,7 +108,7 @@ struct segview {
 	char ring_errmsg[512];
 	struct nshm_ring_stats st;
 	struct nshm_ring_config cfg; /* a copy, validated by the attach */
-	uint32_t producer_state, consumer_state; /* enum nshm_ring_role_state */
+	uint32_t producer_state, consumer_state; /* enum role_state */
 };
 
 /*
@@ -136,7 +136,9 @@ int seg_mapped_elsewhere(const struct segview *v);
 
 /* Print @p v as JSON (one object, no newline). */
 void segview_json(FILE *f, const struct segview *v);
-/* "alive", "dead", "closed", "never" for a ring role. */
+/* How a ring role's last holder is doing. */
+enum role_state { ROLE_NEVER, ROLE_ALIVE, ROLE_CLOSED, ROLE_DEAD };
+/* "never", "alive", "closed", "dead". */
 const char *role_state_str(int alive, uint32_t state);
 /* Format a CLOCK_REALTIME ns time as local ISO 8601 (static buffer). */
 const char *time_str(uint64_t ns);

@@ -11,7 +11,6 @@
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -31,6 +30,24 @@ static void set_err(char *buf, size_t n, int rc)
 
 	snprintf(buf, n, "%s%s%s%s", nshm_strerror(rc), d[0] ? " (" : "", d,
 		 d[0] ? ")" : "");
+}
+
+/*
+ * A ring role from public facts only: the stats say alive (1), gone (0) or
+ * never held (-1); a gone holder whose pid is still a dead entry of the
+ * participant table died, else it closed (a clean close frees its entry).
+ * The pid match is diagnostic (pid reuse could fool it), never acted on.
+ */
+static uint32_t role_state(const struct segview *v, int alive, uint32_t pid)
+{
+	if (alive == 1)
+		return ROLE_ALIVE;
+	if (alive < 0)
+		return ROLE_NEVER;
+	for (int i = 0; i < v->npeers && i < (int)NSHM_PEER_MAX; i++)
+		if (v->peers[i].alive == 0 && (uint32_t)v->peers[i].pid == pid)
+			return ROLE_DEAD;
+	return ROLE_CLOSED;
 }
 
 int seg_probe(const char *name, struct segview *v)
@@ -87,11 +104,10 @@ int seg_probe(const char *name, struct segview *v)
 			nshm_ring_stats(r, &v->st);
 			/* The observer validated this config (CRC, bounds). */
 			memcpy(&v->cfg, &sh->config, sizeof(v->cfg));
-			/* Relaxed: a diagnostic snapshot, pairs with nothing. */
-			v->producer_state = atomic_load_explicit(
-				&sh->ctl.producer_state, memory_order_relaxed);
-			v->consumer_state = atomic_load_explicit(
-				&sh->ctl.consumer_state, memory_order_relaxed);
+			v->producer_state = role_state(v, v->st.producer_alive,
+						       v->st.producer_pid);
+			v->consumer_state = role_state(v, v->st.consumer_alive,
+						       v->st.consumer_pid);
 			nshm_ring_close(r);
 		} else {
 			v->ring_err = rc;
@@ -105,11 +121,11 @@ int seg_probe(const char *name, struct segview *v)
 
 const char *role_state_str(int alive, uint32_t state)
 {
-	if (alive == 1)
-		return "alive";
-	if (alive < 0 || state == NSHM_ROLE_NEVER)
-		return "never";
-	return state == NSHM_ROLE_CLOSED ? "closed" : "dead";
+	static const char *const names[] = { "never", "alive", "closed",
+					     "dead" };
+
+	(void)alive;
+	return state < 4 ? names[state] : "?";
 }
 
 const char *time_str(uint64_t ns)
