@@ -9,7 +9,7 @@ n="nshmt-cligc-$$"
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
-	exec 3>&- 4>&- 5>&- 6>&-
+	exec 3>&- 4>&- 5>&- 6>&- 7>&-
 	# End of input (or SIGTERM) makes each pub give its role back.
 	for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
 	wait 2>/dev/null
@@ -20,7 +20,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for x in "$n-dead" "$n-live" "$n-closed" "sysv:$n-dead" "sysv:$n-live"; do
+mkdir "$tmp/d"
+fdead="file:$tmp/d/$n-dead"
+for x in "$n-dead" "$n-live" "$n-closed" "sysv:$n-dead" "sysv:$n-live" "$fdead"; do
 	"$nshm" create -k spsc -e 8 -c 16 "$x" >/dev/null
 done
 "$nshm" create "$n-idle" 4k >/dev/null
@@ -40,18 +42,22 @@ start_pub "sysv:$n-dead" "$tmp/f3"; sdead_pid=$pub
 exec 5>"$tmp/f3"
 start_pub "sysv:$n-live" "$tmp/f4"
 exec 6>"$tmp/f4"
+start_pub "$fdead" "$tmp/f5"; fdead_pid=$pub
+exec 7>"$tmp/f5"
 echo 0102 >&3 # one element in the doomed ring
-for x in "$n-dead" "$n-live" "sysv:$n-dead" "sysv:$n-live"; do
+for x in "$n-dead" "$n-live" "sysv:$n-dead" "sysv:$n-live" "$fdead"; do
 	wait_for bash -c '"$1" info "$2" | grep -q "producer *alive"' _ "$nshm" "$x" ||
 		echo "producer of $x never came up"
 done
 # A producer that closes cleanly leaves an empty participant table: idle.
 "$nshm" pub "$n-closed" <<<"aa"
 
-check "nothing to collect yet" 0 "nothing to collect" -- "$nshm" gc "*$n-*"
+check "nothing to collect yet" 0 "nothing to collect" -- "$nshm" gc --path "$tmp/d" "*$n-*"
+check "ls --path shows the file ring" 0 "^$fdead +file .* spsc .* 1/0 " -- \
+	"$nshm" ls --path "$tmp/d" "file:*"
 
-kill -9 "$dead_pid" "$sdead_pid"
-wait "$dead_pid" "$sdead_pid" 2>/dev/null
+kill -9 "$dead_pid" "$sdead_pid" "$fdead_pid"
+wait "$dead_pid" "$sdead_pid" "$fdead_pid" 2>/dev/null
 check "ls shows the dead participant" 0 "^$n-dead .* 0/1 " -- "$nshm" ls "$n-dead"
 check "info shows it dead" 0 "slot +[0-9]+ +pid $dead_pid +dead" -- "$nshm" info "$n-dead"
 
@@ -62,6 +68,9 @@ ok "dry run lists the POSIX one" grep -q "^would remove $n-dead " "$tmp/dry"
 ok "dry run lists the SysV one" grep -q "^would remove sysv:$n-dead " "$tmp/dry"
 ok "dry run lists nothing else" [ "$(grep -c '^would remove' "$tmp/dry")" -eq 2 ]
 check "dry run removed nothing" 0 "^$n-dead " -- "$nshm" ls "$n-dead"
+check "gc --path: the file ring too" 0 "^would remove $fdead " -- "$nshm" gc --path "$tmp/d" "file:*"
+check "gc --path --force" 0 "^removed $fdead " -- "$nshm" gc --force --path "$tmp/d" "file:*"
+ok "file ring removed" [ ! -e "$tmp/d/$n-dead" ]
 json "gc --json" "$nshm" gc --json "*$n-*"
 ok "gc --json names both" python3 -c '
 import json, sys
