@@ -75,7 +75,17 @@ struct ring_kind {
 	 * create parameters and pub/sub, not written yet.
 	 */
 	bool fixed_elem;
-	bool pubsub; /* nshm pub / nshm sub implemented for it */
+	/*
+	 * The data plane pub/sub use (NULL: pub/sub do not handle the kind
+	 * yet). A kind whose handles take the generic _fn calls reuses the
+	 * SPSC ones; one with its own header (<nshm/mpmc.h>) names its own.
+	 */
+	int (*push_wait)(struct nshm_ring *r, const void *elem,
+			 const struct timespec *deadline);
+	bool (*pop)(struct nshm_ring *r, void *elem);
+	int (*pop_wait)(struct nshm_ring *r, void *elem,
+			const struct timespec *deadline);
+	uint64_t (*position)(const struct nshm_ring *r); /* or NULL */
 };
 
 extern const struct ring_kind ring_kinds[];

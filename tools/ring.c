@@ -17,19 +17,21 @@
 /* ---- the table of ring kinds ---------------------------------------------- */
 
 const struct ring_kind ring_kinds[] = {
-	{ "spsc", NSHM_RING_SPSC, "single producer, single consumer, fixed-size elements",
-	  true, true },
+	{ "spsc", NSHM_RING_SPSC,
+	  "single producer, single consumer, fixed-size elements", true,
+	  nshm_ring_push_wait_fn, nshm_ring_pop_fn, nshm_ring_pop_wait_fn,
+	  nshm_ring_position_fn },
 	/*
 	 * Reserved by the library (nshm_ring_create() says -EOPNOTSUPP):
 	 * listed so that create passes them through the day they exist, and
-	 * ls/info/watch name them.
+	 * ls/info/watch name them. Filling in the data plane enables pub/sub.
 	 */
-	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers (not yet)",
-	  true, false },
-	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader (not yet)",
-	  true, false },
-	{ "records", NSHM_RING_RECORDS, "variable-size records (not yet)",
-	  false, false },
+	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers", true,
+	  NULL, NULL, NULL, NULL },
+	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader", true,
+	  NULL, NULL, NULL, NULL },
+	{ "records", NSHM_RING_RECORDS, "variable-size records", false,
+	  NULL, NULL, NULL, NULL },
 };
 const size_t ring_kinds_n = sizeof(ring_kinds) / sizeof(ring_kinds[0]);
 
@@ -271,11 +273,13 @@ static double now_s(void)
 /*
  * Attach to ring @p name in @p role with the element type the ring
  * records (read from its validated header), so pub/sub work on any ring
- * whatever program made it. @p kind_out: the kind table entry.
+ * whatever program made it. @p kind_out: the kind table entry, whose
+ * data plane the caller then uses.
  */
 static int attach_as(const char *name, enum nshm_ring_role role,
 		     const char *cmd, struct nshm_ring **out,
-		     struct nshm_ring_config *cfg)
+		     struct nshm_ring_config *cfg,
+		     const struct ring_kind **kind_out)
 {
 	static struct segview v;
 	const struct ring_kind *k;
@@ -295,12 +299,14 @@ static int attach_as(const char *name, enum nshm_ring_role role,
 		return exit_code(v.ring_err);
 	}
 	k = ring_kind_by_id(v.cfg.kind);
-	if (k == NULL || !k->pubsub) {
+	if (k == NULL || k->push_wait == NULL || k->pop == NULL ||
+	    k->pop_wait == NULL) {
 		fprintf(stderr, "nshm %s: %s: nshm %s does not handle %s rings "
 			"yet\n", cmd, name, cmd, ring_kind_str(v.cfg.kind));
 		return EX_KIND;
 	}
 	*cfg = v.cfg;
+	*kind_out = k;
 	t = (struct nshm_ring_type){
 		.name = cfg->type_name, /* NUL-terminated: checked by attach */
 		.version = cfg->type_version,
@@ -407,6 +413,7 @@ int cmd_pub(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nshm_ring_config cfg;
+	const struct ring_kind *k;
 	struct nshm_ring *r;
 	enum fmt fmt = F_HEX;
 	double rate = 0, timeout = 0, t0;
@@ -438,7 +445,7 @@ int cmd_pub(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("pub", "needs one ring NAME");
-	rc = attach_as(argv[optind], NSHM_RING_PRODUCER, "pub", &r, &cfg);
+	rc = attach_as(argv[optind], NSHM_RING_PRODUCER, "pub", &r, &cfg, &k);
 	if (rc != EX_OK)
 		return rc;
 	catch_signals();
@@ -473,8 +480,8 @@ int cmd_pub(int argc, char **argv)
 			}
 		}
 		for (;;) {
-			rc = nshm_ring_push_wait_fn(r, buf,
-					nshm_deadline_in(&dl, SLICE_NS));
+			rc = k->push_wait(r, buf,
+					  nshm_deadline_in(&dl, SLICE_NS));
 			if (rc != -ETIMEDOUT || stop)
 				break;
 			if (full_since == 0)
@@ -551,6 +558,7 @@ int cmd_sub(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nshm_ring_config cfg;
+	const struct ring_kind *k;
 	struct nshm_ring *r;
 	enum fmt fmt = F_HEX;
 	double timeout = 0, idle_since;
@@ -583,7 +591,7 @@ int cmd_sub(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("sub", "needs one ring NAME");
-	rc = attach_as(argv[optind], NSHM_RING_CONSUMER, "sub", &r, &cfg);
+	rc = attach_as(argv[optind], NSHM_RING_CONSUMER, "sub", &r, &cfg, &k);
 	if (rc != EX_OK)
 		return rc;
 	catch_signals();
@@ -595,13 +603,13 @@ int cmd_sub(int argc, char **argv)
 	idle_since = now_s();
 	while (!stop && (count == 0 || got < count)) {
 		struct timespec dl;
-		uint64_t index = nshm_ring_position_fn(r);
+		uint64_t index = k->position ? k->position(r) : got;
 
-		if (!nshm_ring_pop_fn(r, buf)) {
+		if (!k->pop(r, buf)) {
 			/* Empty: whatever we printed goes out before we sleep. */
 			fflush(stdout);
-			rc = nshm_ring_pop_wait_fn(r, buf,
-					nshm_deadline_in(&dl, SLICE_NS));
+			rc = k->pop_wait(r, buf,
+					 nshm_deadline_in(&dl, SLICE_NS));
 			if (rc == -ETIMEDOUT) {
 				if (timeout > 0 && now_s() - idle_since >= timeout)
 					break;
