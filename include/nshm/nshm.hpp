@@ -9,6 +9,7 @@
  *	nshm::segment, nshm::mapping  a named segment and one mapping of it
  *	nshm::ring                    an untyped ring handle
  *	nshm::spsc<T>                 a typed SPSC ring of T
+ *	nshm::mpmc<T>                 a typed MPMC ring of T (with <nshm/mpmc.h>)
  *
  * Handles are RAII: the destructor closes (a ring gives its role back, a
  * mapping is detached); they move and do not copy. A moved-from handle is
@@ -25,8 +26,8 @@
  * throw nshm::error (a std::system_error whose what() includes the
  * detail). Nothing here needs exceptions or RTTI (-fno-exceptions works).
  *
- * Typed rings: nshm::spsc<T> for a T that is trivially copyable and
- * standard-layout (checked at compile time). The ring records T's name,
+ * Typed rings: nshm::spsc<T> and nshm::mpmc<T>, for a T that is trivially
+ * copyable and standard-layout (checked at compile time). A ring records T's name,
  * version, size and alignment (nshm::element_traits<T>), so attaching with
  * another T fails with nshm::errc::type. By default the name is T's C++
  * name as the compiler prints it (e.g. "tick", "md::quote") and the version
@@ -174,6 +175,7 @@ enum class role : int {
 enum class kind : int {
 	any = NSHM_RING_KIND_ANY,
 	spsc = NSHM_RING_SPSC,
+	mpmc = NSHM_RING_MPMC,
 };
 
 /*
@@ -387,6 +389,18 @@ public:
 			mode, &r));
 		return ec ? ring() : ring(r);
 	}
+#ifdef NSHM_RING_PARAMS_INIT
+	/** nshm_ring_create_with(): any kind (start from NSHM_RING_PARAMS_INIT). */
+	static ring create_with(const char *name,
+				const struct nshm_ring_params &p,
+				std::error_code &ec) noexcept
+	{
+		struct nshm_ring *r = nullptr;
+
+		ec = error_from(nshm_ring_create_with(name, &p, &r));
+		return ec ? ring() : ring(r);
+	}
+#endif
 	/** nshm_ring_attach() (@p type NULL: observers only). */
 	static ring attach(const char *name, kind k,
 			   const struct nshm_ring_type *type, role ro,
@@ -513,41 +527,31 @@ private:
 	struct nshm_ring_span s_;
 };
 
+namespace detail {
 /*
- * A typed single-producer single-consumer ring of T. The data path is the
- * C inline one, with sizeof(T) as a constant: push() compiles to what
- * NSHM_RING_DEFINE's _push() does.
+ * What every typed ring has: the compile-time checks of T, the type record,
+ * the handle and the calls of either side. spsc<T> and mpmc<T> add their
+ * data paths.
  */
-template <class T, class Traits = element_traits<T>> class spsc {
+template <class T, class Traits> class typed_ring {
 	static_assert(std::is_trivially_copyable<T>::value,
-		      "nshm::spsc<T>: T must be trivially copyable (it is "
+		      "nshm: a ring's T must be trivially copyable (it is "
 		      "copied with memcpy between processes)");
 	static_assert(std::is_standard_layout<T>::value,
-		      "nshm::spsc<T>: T must be standard-layout (the same "
+		      "nshm: a ring's T must be standard-layout (the same "
 		      "layout in every process and language)");
 	static_assert(sizeof(T) <= NSHM_RING_ELEM_MAX &&
 			      alignof(T) <= NSHM_RING_ALIGN_MAX,
-		      "nshm::spsc<T>: T too big or too aligned");
+		      "nshm: a ring's T is too big or too aligned");
 	static_assert(Traits::seq_offset == no_seq_field ||
 			      (Traits::seq_offset % 8 == 0 &&
 			       Traits::seq_offset + 8 <= sizeof(T) &&
 			       alignof(T) >= 8),
-		      "nshm::spsc<T>: the seq field must be an aligned "
-		      "8-byte member");
-	static constexpr std::size_t skip_ =
-		Traits::seq_offset == no_seq_field ? sizeof(T)
-						   : Traits::seq_offset;
+		      "nshm: the seq field must be an aligned 8-byte member");
 
 public:
 	using value_type = T;
 	using traits_type = Traits;
-
-	spsc() noexcept = default;
-	spsc(spsc &&) noexcept = default;
-	spsc &operator=(spsc &&) noexcept = default;
-	spsc(const spsc &) = delete;
-	spsc &operator=(const spsc &) = delete;
-	~spsc() = default; /* ring's destructor closes */
 
 	/** The struct nshm_ring_type this ring records. */
 	static const struct nshm_ring_type &type() noexcept
@@ -565,14 +569,81 @@ public:
 		};
 		return t;
 	}
+	/** nshm_ring_delete(). */
+	static std::error_code remove(const char *name) noexcept
+	{
+		return ring::remove(name);
+	}
+
+	uint32_t capacity() const noexcept { return r_.capacity(); }
+	uint64_t position() const noexcept { return r_.position(); }
+	/** The sticky fast-path error (nshm_ring_error()), if any. */
+	std::error_code error() const noexcept { return r_.error(); }
+	void clear_error() noexcept { r_.clear_error(); }
+	std::error_code stats(struct nshm_ring_stats &st) const noexcept
+	{
+		return r_.stats(st);
+	}
+	std::error_code check() const noexcept { return r_.check(); }
+	std::error_code set_wait(const struct nshm_wait_strategy *ws) noexcept
+	{
+		return r_.set_wait(ws);
+	}
+	/** Give the role back now (the destructor does it otherwise). */
+	std::error_code close() noexcept { return r_.close(); }
+	explicit operator bool() const noexcept { return bool(r_); }
+	struct nshm_ring *get() const noexcept { return r_.get(); }
+	/** The untyped handle (still owned by this one). */
+	ring &untyped() noexcept { return r_; }
+
+protected:
+	typed_ring() noexcept = default;
+	explicit typed_ring(ring &&r) noexcept : r_(std::move(r)) {}
+	typed_ring(typed_ring &&) noexcept = default;
+	typed_ring &operator=(typed_ring &&) noexcept = default;
+	typed_ring(const typed_ring &) = delete;
+	typed_ring &operator=(const typed_ring &) = delete;
+	~typed_ring() = default; /* ring's destructor closes */
+
+	struct nshm_ring *h() const noexcept { return r_.get(); }
+	/* Offset of the ring's seq field in T; sizeof(T): none. */
+	static constexpr std::size_t skip_ =
+		Traits::seq_offset == no_seq_field ? sizeof(T)
+						   : Traits::seq_offset;
+	static uint32_t clamp(std::size_t n) noexcept
+	{
+		return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+	}
+
+private:
+	ring r_;
+};
+} // namespace detail
+
+/*
+ * A typed single-producer single-consumer ring of T. The data path is the
+ * C inline one, with sizeof(T) as a constant: push() compiles to what
+ * NSHM_RING_DEFINE's _push() does.
+ */
+template <class T, class Traits = element_traits<T>>
+class spsc : public detail::typed_ring<T, Traits> {
+	using base = detail::typed_ring<T, Traits>;
+	using base::clamp;
+	using base::h;
+	using base::skip_;
+
+public:
+	spsc() noexcept = default;
+	spsc(spsc &&) noexcept = default;
+	spsc &operator=(spsc &&) noexcept = default;
 
 	/** Create the ring @p name (capacity: a power of two). */
 	static spsc create(const char *name, uint32_t capacity, role ro,
 			   unsigned int flags, unsigned int mode,
 			   std::error_code &ec) noexcept
 	{
-		return spsc(ring::create(name, kind::spsc, type(), capacity, ro,
-					 flags, mode, ec));
+		return spsc(ring::create(name, kind::spsc, base::type(),
+					 capacity, ro, flags, mode, ec));
 	}
 	static spsc create(const char *name, uint32_t capacity, role ro,
 			   std::error_code &ec) noexcept
@@ -583,8 +654,8 @@ public:
 	static spsc attach(const char *name, role ro, unsigned int flags,
 			   std::error_code &ec) noexcept
 	{
-		return spsc(ring::attach(name, kind::spsc, &type(), ro, flags,
-					 ec));
+		return spsc(ring::attach(name, kind::spsc, &base::type(), ro,
+					 flags, ec));
 	}
 	static spsc attach(const char *name, role ro,
 			   std::error_code &ec) noexcept
@@ -612,10 +683,6 @@ public:
 		return q;
 	}
 #endif
-	static std::error_code remove(const char *name) noexcept
-	{
-		return ring::remove(name);
-	}
 
 	/* -- producer -- */
 	T *reserve() noexcept { return static_cast<T *>(nshm_ring_reserve(h())); }
@@ -728,37 +795,179 @@ public:
 	}
 #endif
 
-	/* -- either side -- */
-	uint32_t capacity() const noexcept { return r_.capacity(); }
-	uint64_t position() const noexcept { return r_.position(); }
-	std::error_code error() const noexcept { return r_.error(); }
-	void clear_error() noexcept { r_.clear_error(); }
-	std::error_code stats(struct nshm_ring_stats &st) const noexcept
-	{
-		return r_.stats(st);
-	}
-	std::error_code check() const noexcept { return r_.check(); }
-	std::error_code set_wait(const struct nshm_wait_strategy *ws) noexcept
-	{
-		return r_.set_wait(ws);
-	}
-	std::error_code close() noexcept { return r_.close(); }
-	explicit operator bool() const noexcept { return bool(r_); }
-	struct nshm_ring *get() const noexcept { return r_.get(); }
-	/** The untyped handle (still owned by this one). */
-	ring &untyped() noexcept { return r_; }
-
 private:
-	explicit spsc(ring &&r) noexcept : r_(std::move(r)) {}
-	struct nshm_ring *h() const noexcept { return r_.get(); }
-#if NSHM_HPP_HAVE_SPAN
-	static uint32_t clamp(std::size_t n) noexcept
+	explicit spsc(ring &&r) noexcept : base(std::move(r)) {}
+};
+
+#ifdef NSHM_MPMC_H
+/*
+ * A typed multi-producer multi-consumer ring of T (NSHM_RING_MPMC; MPSC
+ * and SPMC are uses of it): the C inline data path of <nshm/mpmc.h>, one
+ * handle per thread. T has no seq field here (the MPMC kind keeps its own).
+ */
+template <class T, class Traits = element_traits<T>>
+class mpmc : public detail::typed_ring<T, Traits> {
+	using base = detail::typed_ring<T, Traits>;
+	using base::clamp;
+	using base::h;
+	static_assert(Traits::seq_offset == no_seq_field,
+		      "nshm::mpmc<T>: MPMC rings have no seq field option");
+
+public:
+	mpmc() noexcept = default;
+	mpmc(mpmc &&) noexcept = default;
+	mpmc &operator=(mpmc &&) noexcept = default;
+
+	/**
+	 * Create the ring @p name: @p max_producers and @p max_consumers
+	 * role-table entries (0: NSHM_RING_MPMC_ROLES_DEFAULT each).
+	 */
+	static mpmc create(const char *name, uint32_t capacity,
+			   uint32_t max_producers, uint32_t max_consumers,
+			   role ro, unsigned int flags, unsigned int mode,
+			   std::error_code &ec) noexcept
 	{
-		return n > UINT32_MAX ? UINT32_MAX : static_cast<uint32_t>(n);
+		struct nshm_ring_params p = NSHM_RING_PARAMS_INIT;
+
+		p.kind = NSHM_RING_MPMC;
+		p.type = &base::type();
+		p.capacity = capacity;
+		p.role = static_cast<uint32_t>(ro);
+		p.flags = flags;
+		p.mode = mode;
+		p.max_producers = max_producers;
+		p.max_consumers = max_consumers;
+		return mpmc(ring::create_with(name, p, ec));
+	}
+	static mpmc create(const char *name, uint32_t capacity, role ro,
+			   std::error_code &ec) noexcept
+	{
+		return create(name, capacity, 0, 0, ro, 0, 0, ec);
+	}
+	static mpmc attach(const char *name, role ro, unsigned int flags,
+			   std::error_code &ec) noexcept
+	{
+		return mpmc(ring::attach(name, kind::mpmc, &base::type(), ro,
+					 flags, ec));
+	}
+	static mpmc attach(const char *name, role ro,
+			   std::error_code &ec) noexcept
+	{
+		return attach(name, ro, 0, ec);
+	}
+#if NSHM_HPP_EXCEPTIONS
+	static mpmc create(const char *name, uint32_t capacity, role ro,
+			   uint32_t max_producers = 0,
+			   uint32_t max_consumers = 0, unsigned int flags = 0,
+			   unsigned int mode = 0)
+	{
+		std::error_code ec;
+		mpmc q = create(name, capacity, max_producers, max_consumers,
+				ro, flags, mode, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::mpmc::create", name);
+		return q;
+	}
+	static mpmc attach(const char *name, role ro, unsigned int flags = 0)
+	{
+		std::error_code ec;
+		mpmc q = attach(name, ro, flags, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::mpmc::attach", name);
+		return q;
 	}
 #endif
-	ring r_;
+
+	/* -- producer -- */
+	T *reserve() noexcept { return static_cast<T *>(nshm_mpmc_reserve(h())); }
+	burst<T> reserve_n(uint32_t n) noexcept
+	{
+		burst<T> b;
+
+		nshm_mpmc_reserve_n(h(), n, b.c_span());
+		return b;
+	}
+	/** All or nothing: @p n slots or none. */
+	burst<T> reserve_n_all(uint32_t n) noexcept
+	{
+		burst<T> b;
+
+		nshm_mpmc_reserve_n_all(h(), n, b.c_span());
+		return b;
+	}
+	/** Publish every slot of the last reserve. */
+	void commit() noexcept { nshm_mpmc_commit(h()); }
+	bool push(const T &v) noexcept { return nshm_mpmc_push(h(), &v); }
+	uint32_t push_n(const T *v, uint32_t n) noexcept
+	{
+		return nshm_mpmc_push_n(h(), v, n);
+	}
+	/** All or nothing: @return @p n or 0. */
+	uint32_t push_n_all(const T *v, uint32_t n) noexcept
+	{
+		return nshm_mpmc_push_n_all(h(), v, n);
+	}
+	std::error_code push_wait(const T &v, deadline dl = deadline()) noexcept
+	{
+		return error_from(nshm_mpmc_push_wait(h(), &v, dl.get()));
+	}
+
+	/* -- consumer -- */
+	T *peek() noexcept { return static_cast<T *>(nshm_mpmc_peek(h())); }
+	burst<T> peek_n(uint32_t n) noexcept
+	{
+		burst<T> b;
+
+		nshm_mpmc_peek_n(h(), n, b.c_span());
+		return b;
+	}
+	/** Hand back every slot of the last peek. */
+	void release() noexcept { nshm_mpmc_release(h()); }
+	bool pop(T &v) noexcept { return nshm_mpmc_pop(h(), &v); }
+	std::optional<T> pop() noexcept
+	{
+		T v;
+
+		if (!pop(v))
+			return std::nullopt;
+		return v;
+	}
+	uint32_t pop_n(T *v, uint32_t n) noexcept
+	{
+		return nshm_mpmc_pop_n(h(), v, n);
+	}
+	std::error_code pop_wait(T &v, deadline dl = deadline()) noexcept
+	{
+		return error_from(nshm_mpmc_pop_wait(h(), &v, dl.get()));
+	}
+#if NSHM_HPP_HAVE_SPAN
+	uint32_t push_n(std::span<const T> v) noexcept
+	{
+		return push_n(v.data(), clamp(v.size()));
+	}
+	uint32_t pop_n(std::span<T> v) noexcept
+	{
+		return pop_n(v.data(), clamp(v.size()));
+	}
+#endif
+	/**
+	 * nshm_mpmc_recover(): give up slots dead claimants block now.
+	 * @return how many; @p ec on error.
+	 */
+	uint32_t recover(std::error_code &ec) noexcept
+	{
+		int rc = nshm_mpmc_recover(h());
+
+		ec = error_from(rc);
+		return rc > 0 ? static_cast<uint32_t>(rc) : 0u;
+	}
+
+private:
+	explicit mpmc(ring &&r) noexcept : base(std::move(r)) {}
 };
+#endif /* NSHM_MPMC_H */
 
 } // namespace nshm
 
