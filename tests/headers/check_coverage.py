@@ -6,14 +6,17 @@ test (api_all.c) does not use: every `static inline` function, every
 underscore, which are internal), and every function a typed-ring macro
 generates (`name##_suffix`), for each public NSHM_*_DEFINE* macro.
 
-usage: check_coverage.py INCLUDEDIR TEST.c
+usage: check_coverage.py [--list] INCLUDEDIR TEST.c
+(--list: also print every name checked, by header)
 """
 import pathlib
 import re
 import sys
 
-inc = pathlib.Path(sys.argv[1]) / "nshm"
-test = pathlib.Path(sys.argv[2]).read_text()
+args = [a for a in sys.argv[1:] if a != "--list"]
+listing = "--list" in sys.argv[1:]
+inc = pathlib.Path(args[0]) / "nshm"
+test = pathlib.Path(args[1]).read_text()
 used = set(re.findall(r"\b\w+\b", test))
 
 funcs, macros, generators, defines = set(), set(), {}, {}
@@ -21,9 +24,12 @@ for h in sorted(list(inc.glob("*.h")) + list(inc.glob("bits/*.h"))):
     text = h.read_text()
     # join continued lines so a macro is one logical line
     logical = re.sub(r"\\\n", " ", text)
-    for m in re.finditer(r"^static\s+(?:inline|NSHM_ALWAYS_INLINE)\b[^;{]*?"
-                         r"\b(\w+)\s*\(", logical, re.M):
-        funcs.add((m.group(1), h.name))
+    for m in re.finditer(r"^static\s+(?:inline|NSHM_ALWAYS_INLINE)\b([^;{]*)\{",
+                         logical, re.M):
+        # the name is what stands before the parameter list
+        d = re.search(r"(\w+)\s*\((?:[^()]|\([^()]*\))*\)\s*$", m.group(1))
+        if d:
+            funcs.add((d.group(1), h.name))
     for m in re.finditer(r"^#\s*define\s+(\w+)(\([^)]*\))?(.*)$", logical,
                          re.M):
         name, params, body = m.group(1), m.group(2), m.group(3)
@@ -79,12 +85,26 @@ for g, sufs in sorted(generators.items()):
             missing.append(f"{g}: generated function <name>_{s}() "
                            f"(instances: {', '.join(insts)})")
 
+if listing:
+    by = {}
+    for name, h in sorted(funcs):
+        if not name.startswith("nshm__"):
+            by.setdefault(h, []).append(name + "()")
+    for name, h in sorted(macros):
+        by.setdefault(h, []).append(name)
+    for h in sorted(by):
+        print(f"{h}: {' '.join(by[h])}")
+    for g, sufs in sorted(generators.items()):
+        print(f"{g} (via {', '.join(instances.get(g, []))}): "
+              + " ".join(f"<name>_{x}" for x in sorted(sufs)))
+
 if missing:
     print("check_coverage: public names the header test does not use "
           "(add them to tests/headers/api_all.c):")
     for m in missing:
         print("  " + m)
     sys.exit(1)
-print(f"check_coverage: {len(funcs)} inline functions, {len(macros)} macros, "
+npub = sum(1 for name, _ in funcs if not name.startswith("nshm__"))
+print(f"check_coverage: {npub} public inline functions, {len(macros)} macros, "
       f"{sum(len(s) for s in generators.values())} generated functions: "
       "all used")
