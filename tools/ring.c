@@ -146,7 +146,7 @@ int cmd_create(int argc, char **argv)
 	int c, rc;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+m:xk:e:c:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "m:xk:e:c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 			if (parse_mode(optarg, &mode) != 0)
@@ -425,7 +425,7 @@ int cmd_pub(int argc, char **argv)
 	int c, rc, ret = EX_OK;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H': fmt = F_HEX; break;
 		case 'r': fmt = F_RAW; break;
@@ -568,7 +568,7 @@ int cmd_sub(int argc, char **argv)
 	char *end;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+n:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'H': fmt = F_HEX; break;
 		case 'r': fmt = F_RAW; break;

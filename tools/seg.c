@@ -584,7 +584,7 @@ static int parse_path_opts(int argc, char **argv, const char *cmd,
 	if (extra != NULL)
 		opts[k++] = *extra;
 	opts[k] = (struct option){ NULL, 0, NULL, 0 };
-	snprintf(shortopts, sizeof(shortopts), "+%s", extra_short);
+	snprintf(shortopts, sizeof(shortopts), "%s", extra_short);
 	*ndirs = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
@@ -731,7 +731,7 @@ int cmd_info(int argc, char **argv)
 	int c, ret = 0, n;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'j')
 			return usage_error("info", "bad option");
 		json = true;
@@ -780,7 +780,7 @@ int cmd_rm(int argc, char **argv)
 	int c, ret = 0;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+f", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "f", opts, NULL)) != -1) {
 		if (c != 'f')
 			return usage_error("rm", "bad option");
 		force = true;

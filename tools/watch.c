@@ -345,7 +345,7 @@ int cmd_watch(int argc, char **argv)
 	struct sigaction sa;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+n:i:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:i:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			errno = 0;

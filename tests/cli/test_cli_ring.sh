@@ -92,6 +92,9 @@ check "sub hex" 0 "^$(sed -n 2p "$tmp/hex")$" -- "$nshm" sub "$n"
 check "pub text" 0 "^$" -- "$nshm" pub --text "$n" <<<"hello"
 check "sub text" 0 "^hello$" -- "$nshm" sub --text "$n"
 printf 'aa\nbb\n' | "$nshm" pub "$n"
+# Options after the NAME, as in `nshm sub ticks --json | jq`.
+check "options after the NAME" 0 '^\{"index":67,"size":24,"hex":"aa0{46}"\}$' -- \
+	"$nshm" sub "$n" --json -n 1
 ok "sub --json parses as JSON lines" bash -c \
 	'"$1" sub --json "$2" | python3 -m json.tool --json-lines >/dev/null' _ "$nshm" "$n"
 
