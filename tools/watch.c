@@ -49,7 +49,6 @@ static void tui_leave(void)
 	}
 	if (tui) {
 		signal(SIGTSTP, SIG_DFL);
-		signal(SIGCONT, SIG_DFL);
 		fputs(leave_seq, stdout);
 		fflush(stdout);
 		tui = false;
@@ -59,28 +58,37 @@ static void tui_leave(void)
 static struct termios raw_tio;
 
 /*
- * Ctrl-Z: give the shell its terminal back before stopping, take it again
- * on SIGCONT. Only async-signal-safe calls (write, tcsetattr, raise).
+ * Ctrl-Z: give the shell its terminal back, stop, and take the terminal
+ * again once continued. Stopping happens inside the handler (SIGTSTP
+ * unblocked, default action, raised), so the code after raise() runs on
+ * SIGCONT; where the kernel discards the stop (an orphaned process group)
+ * it runs at once and the view simply goes on. Only async-signal-safe
+ * calls: tcsetattr, write, sigaction, sigprocmask, raise.
  */
 static void on_tstp(int sig)
 {
-	(void)sig;
+	struct sigaction dfl = { .sa_handler = SIG_DFL }, me;
+	sigset_t set;
+	int e = errno;
+
 	if (tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tio);
-	if (write(STDOUT_FILENO, leave_seq, sizeof(leave_seq) - 1) < 0)
-		return;
-	signal(SIGTSTP, SIG_DFL);
-	raise(SIGTSTP);
-}
-
-static void on_cont(int sig)
-{
-	(void)sig;
+	if (write(STDOUT_FILENO, leave_seq, sizeof(leave_seq) - 1) < 0) {
+		/* nothing to do about it */
+	}
+	sigaction(SIGTSTP, &dfl, &me);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTSTP);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig); /* stops here until SIGCONT */
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	sigaction(SIGTSTP, &me, NULL);
 	if (tty_raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &raw_tio);
-	if (write(STDOUT_FILENO, enter_seq, sizeof(enter_seq) - 1) < 0)
-		return;
-	signal(SIGTSTP, on_tstp); /* the next sample redraws everything */
+	if (write(STDOUT_FILENO, enter_seq, sizeof(enter_seq) - 1) < 0) {
+		/* the next draw still clears and redraws */
+	}
+	errno = e;
 }
 
 static void tui_enter(void)
@@ -97,8 +105,11 @@ static void tui_enter(void)
 	atexit(tui_leave);
 	fputs(enter_seq, stdout);
 	tui = true;
-	signal(SIGTSTP, on_tstp);
-	signal(SIGCONT, on_cont);
+	{
+		struct sigaction sa = { .sa_handler = on_tstp };
+
+		sigaction(SIGTSTP, &sa, NULL);
+	}
 }
 
 static double now_s(void)

@@ -2,7 +2,8 @@
 # nshm watch's full-screen view in a real terminal: tmux runs it in a pane,
 # capture-pane shows what a user would see (the ring's row and its rate),
 # and after q and after Ctrl-C the terminal is restored (normal screen,
-# cursor shown, canonical mode and echo back on) and the status is 0.
+# cursor shown, canonical mode and echo back on) and the status is 0; after
+# Ctrl-Z the shell gets a normal terminal, and fg brings the view back.
 nshm=$1
 . "$(dirname "$0")/lib.sh"
 if ! command -v tmux >/dev/null; then
@@ -69,4 +70,29 @@ run_pane() {
 }
 run_pane q s1
 run_pane C-c s2
+
+# Ctrl-Z under a shell with job control (an interactive bash): while the
+# job is stopped the shell has a normal screen and a visible cursor; fg
+# brings the full screen and the ring back; q still exits 0.
+TERM=xterm-256color tm new-session -d -s s3 -x 120 -y 20 \
+	"env PS1='$ ' bash --norc --noprofile -i"
+tm send-keys -t s3 "'$nshm' watch -i 0.2 '$n'" Enter
+ok "C-z: running" wait_for bash -c \
+	'tmux -L "$1" capture-pane -p -t s3 | grep -qE "^$2 +spsc +[0-9]"' _ "$sock" "$n"
+tm send-keys -t s3 C-z
+ok "C-z: the shell reports it stopped" wait_for bash -c \
+	'tmux -L "$1" capture-pane -p -t s3 | grep -q Stopped' _ "$sock"
+ok "C-z: normal screen while stopped" [ "$(tm display -p -t s3 '#{alternate_on}')" = 0 ]
+ok "C-z: cursor shown while stopped" [ "$(tm display -p -t s3 '#{cursor_flag}')" = 1 ]
+tm send-keys -t s3 fg Enter
+ok "fg: full screen again" wait_for bash -c \
+	'[ "$(tmux -L "$1" display -p -t s3 "#{alternate_on}")" = 1 ]' _ "$sock"
+ok "fg: the ring is redrawn" wait_for bash -c \
+	'tmux -L "$1" capture-pane -p -t s3 | grep -qE "^$2 +spsc +[0-9]"' _ "$sock" "$n"
+tm send-keys -t s3 q
+ok "after C-z, fg and q: normal screen" wait_for bash -c \
+	'[ "$(tmux -L "$1" display -p -t s3 "#{alternate_on}")" = 0 ]' _ "$sock"
+tm send-keys -t s3 'echo "EXIT=$?END"' Enter
+ok "after C-z, fg and q: exit 0" wait_for bash -c \
+	'tmux -L "$1" capture-pane -p -t s3 | grep -q "^EXIT=0END"' _ "$sock"
 finish
