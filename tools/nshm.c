@@ -404,13 +404,13 @@ static const struct command commands[] = {
 
 static const char exit_codes_text[] =
 	"Exit status:\n"
-	"  0  success            6  permission denied (mode, owner, symlink)\n"
-	"  1  other failure      7  corrupt or truncated header\n"
-	"  2  usage error        8  the name exists (create)\n"
-	"  3  no such name       9  not a ring, or another ring kind or type\n"
-	"  4  not an nshm segment   10  role busy (pub/sub: a live holder)\n"
-	"  5  another layout version 11  malformed name\n"
-	"                        12  the peer process died (pub/sub)\n"
+	"   0  success                    7  corrupt or truncated header\n"
+	"   1  other failure              8  the name exists (create)\n"
+	"   2  usage error                9  not a ring, or another kind or type\n"
+	"   3  no such name              10  role busy (pub/sub: a live holder)\n"
+	"   4  not an nshm segment       11  malformed name\n"
+	"   5  another layout version    12  the peer process died (pub/sub)\n"
+	"   6  permission denied (mode, another owner, symlink or hard link)\n"
 	"With several NAMEs, the first failure's status.\n";
 
 static void usage(FILE *f)
