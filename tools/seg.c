@@ -78,8 +78,12 @@ int seg_probe(const char *name, struct segview *v)
 
 	/*
 	 * Participants, through a read-only mapping: the table is read and
-	 * each token probed (an OFD lock test on the file, or the SysV
-	 * semaphore's value), nothing is written or reaped.
+	 * each token probed, nothing is written or reaped. Checked on every
+	 * backend: POSIX and file segments answer through an F_OFD_GETLK test
+	 * on a read-only descriptor (no write access needed); SysV through
+	 * the semaphore set's values, which needs read permission on the set
+	 * (its mode follows the segment's): without it a participant's
+	 * liveness is -EACCES, counted "unknown", and gc keeps the segment.
 	 */
 	v->npeers = nshm_peer_list(area, v->peers, NSHM_PEER_MAX);
 	for (int i = 0; i < v->npeers && i < (int)NSHM_PEER_MAX; i++) {
