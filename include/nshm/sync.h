@@ -57,8 +57,10 @@ NSHM_API struct timespec *nshm_deadline_in(struct timespec *ts, uint64_t ns);
  *   - no crash and no wild access: no pointers, every id is bounded, the
  *     only system calls are futex calls on the word itself;
  *   - no wait past a deadline, and no wait forever without one: a garbage
- *     owner is taken over with -EOWNERDEAD, a forged live owner's id makes
- *     lockers wait (with a deadline: -ETIMEDOUT) as if it held the lock;
+ *     owner is taken over with -EOWNERDEAD at once; a forged id of a live
+ *     participant makes lockers wait as if it held the lock: -ETIMEDOUT at
+ *     their deadline, or, without one, until that participant detaches or
+ *     dies (then it is taken over with -EOWNERDEAD);
  *   - a displaced holder learns it: unlock returns -NSHM_ECORRUPT.
  * It cannot guarantee mutual exclusion against a scribbler (writing 0 or a
  * dead owner's id frees the lock for a second owner), nor the protected

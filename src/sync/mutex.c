@@ -199,20 +199,46 @@ static bool held_table_add(uintptr_t key)
 	return false;
 }
 
-static void held_table_del(uintptr_t key)
+/*
+ * Keys: the mutex address while held, address | KEY_TRYING from the
+ * reservation until the CAS that took it (nshm_mutex is 64-byte aligned).
+ * Several threads of a process may wait on one mutex: identical keys, each
+ * removed by exactly one CAS.
+ */
+#define KEY_TRYING ((uintptr_t)1)
+
+/* Replace one entry equal to @key by @to (0: delete). */
+static bool held_table_swap(uintptr_t key, uintptr_t to)
 {
-	unsigned int h = held_hash(key);
+	unsigned int h = held_hash(key & ~KEY_TRYING);
 
 	for (unsigned int i = 0; i < HELD_TABLE_SIZE; i++) {
 		_Atomic(uintptr_t) *e = &proc->table[(h + i) % HELD_TABLE_SIZE];
+		uintptr_t expect = key;
 
 		/* Relaxed: see held_table_add(). */
-		if (atomic_load_explicit(e, memory_order_relaxed) == key) {
-			/* Relaxed: only the holder removes its own key. */
-			atomic_store_explicit(e, 0, memory_order_relaxed);
-			return;
-		}
+		if (atomic_compare_exchange_strong_explicit(
+			    e, &expect, to, memory_order_relaxed,
+			    memory_order_relaxed))
+			return true;
 	}
+	return false;
+}
+
+static void held_table_del(uintptr_t key)
+{
+	held_table_swap(key, 0);
+}
+
+/* Does any thread of this process hold @m (past its CAS)? */
+static bool held_table_has(uintptr_t key)
+{
+	for (unsigned int i = 0; i < HELD_TABLE_SIZE; i++)
+		/* Relaxed: see held_table_add(). */
+		if (atomic_load_explicit(&proc->table[i],
+					 memory_order_relaxed) == key)
+			return true;
+	return false;
 }
 
 bool nshm__mutex_held_in(const void *lo, const void *hi)
@@ -221,7 +247,8 @@ bool nshm__mutex_held_in(const void *lo, const void *hi)
 	for (unsigned int i = 0; i < HELD_TABLE_SIZE; i++) {
 		/* Relaxed: see held_table_add(). */
 		uintptr_t k = atomic_load_explicit(&proc->table[i],
-						   memory_order_relaxed);
+						   memory_order_relaxed) &
+			      ~KEY_TRYING;
 
 		if (k != 0 && k >= (uintptr_t)lo && k < (uintptr_t)hi)
 			return true;
@@ -251,7 +278,8 @@ bool nshm__mutex_held_by_me(const struct nshm_mutex *m)
  */
 static bool held_reserve(struct held_tls *t, struct nshm_mutex *m)
 {
-	if (t->n >= HELD_TLS_MAX || !held_table_add((uintptr_t)m))
+	if (t->n >= HELD_TLS_MAX ||
+	    !held_table_add((uintptr_t)m | KEY_TRYING))
 		return false;
 	if (nshm_unlikely(!t->registered)) {
 		/* Any non-NULL value arms the destructor. */
@@ -263,13 +291,14 @@ static bool held_reserve(struct held_tls *t, struct nshm_mutex *m)
 
 static void held_unreserve(struct nshm_mutex *m)
 {
-	held_table_del((uintptr_t)m);
+	held_table_del((uintptr_t)m | KEY_TRYING);
 }
 
 /* Record a lock taken after held_reserve(): cannot fail. */
 static void held_commit(struct held_tls *t, struct nshm_mutex *m, uint32_t id,
 			bool owner_dead)
 {
+	held_table_swap((uintptr_t)m | KEY_TRYING, (uintptr_t)m);
 	t->h[t->n].m = m;
 	t->h[t->n].id = id;
 	t->h[t->n].owner_dead = owner_dead;
@@ -281,7 +310,7 @@ static void held_drop(struct held_tls *t, int i)
 	struct nshm_mutex *m = t->h[i].m;
 
 	t->h[i] = t->h[--t->n];
-	held_unreserve(m);
+	held_table_del((uintptr_t)m);
 }
 
 /* ---- the shared word ------------------------------------------------------ */
@@ -400,6 +429,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 	bool probe = true;	/* probe the owner before the next sleep */
 	uint32_t probed = 0;	/* the owner value last found alive */
 	int spins = try_only ? 0 : SPINS;
+	int forged = 0;		/* slices our id was in the word, unheld */
 
 	for (;;) {
 		/* Relaxed: the CASes below acquire. */
@@ -461,6 +491,26 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 				continue;
 			}
 			probed = o; /* alive, or cannot tell: wait */
+		} else if (o == id && probe) {
+			/*
+			 * Our own id: a sibling thread holds it, and then the
+			 * process table says so (a holder releases the word
+			 * before dropping its key). If it does not, over two
+			 * whole slices (a sibling between its CAS and its
+			 * bookkeeping is done in nanoseconds), the word was
+			 * forged: an error, never a silent wait forever and
+			 * never a steal.
+			 */
+			probe = false;
+			forged = held_table_has((uintptr_t)m) ? 0 : forged + 1;
+			if (forged >= 3) {
+				held_unreserve(m);
+				return nshm__err(-NSHM_ECORRUPT,
+						 "mutex %p names this process as its "
+						 "owner, but no thread of it holds it "
+						 "(its word was overwritten)",
+						 (void *)m);
+			}
 		}
 		if (try_only || nshm__deadline_passed(deadline)) {
 			held_unreserve(m);
@@ -571,9 +621,12 @@ int nshm_mutex_unlock(struct nshm_mutex *m)
 		/* Relaxed: under the lock; SYNC-R10 below publishes it. */
 		atomic_store_explicit(&m->state, ST_NOTRECOVERABLE,
 				      memory_order_relaxed);
-	/* Drop the bookkeeping first: after the release another may lock. */
-	held_drop(t, i);
+	/*
+	 * Release, then drop the bookkeeping: a sibling thread that finds
+	 * our id in the word must find us in the table too (lock_slow()).
+	 */
 	ours = word_release(m, id, false);
+	held_drop(t, i);
 	if (nshm_unlikely(!ours))
 		return nshm__err(-NSHM_ECORRUPT,
 				 "mutex %p was taken from this thread while "

@@ -315,6 +315,20 @@ static void test_scribbled_words(void **state)
 		assert_int_equal(nshm_mutex_consistent(m), 0);
 		assert_int_equal(nshm_mutex_unlock(m), 0);
 	}
+	/* Our own id, forged while no thread of ours holds it: an error. */
+	{
+		uint64_t t0;
+		uint32_t mine;
+
+		assert_int_equal(nshm_mutex_lock(m, NULL), 0);
+		mine = atomic_load_explicit(&m->word, memory_order_relaxed);
+		assert_int_equal(nshm_mutex_unlock(m), 0);
+		atomic_store_explicit(&m->word, mine, memory_order_relaxed);
+		t0 = st_now_ns();
+		assert_int_equal(nshm_mutex_lock(m, NULL), -NSHM_ECORRUPT);
+		assert_true(st_now_ns() - t0 < 1000000000u);
+		assert_int_equal(nshm_mutex_init(m), 0);
+	}
 	/* A garbage state forces a repair; it is not a silent success. */
 	atomic_store_explicit(&m->state, 77, memory_order_relaxed);
 	assert_int_equal(nshm_mutex_trylock(m), -EOWNERDEAD);
@@ -382,6 +396,34 @@ static void test_live_owner_kept(void **state)
 	assert_int_equal(nshm_mutex_unlock(m), 0);
 }
 
+static void *hold_100ms(void *arg)
+{
+	struct shared *sh = arg;
+
+	if (nshm_mutex_lock(&sh->m, NULL) != 0)
+		return (void *)1;
+	/* Release: pairs with the acquire in the main thread's wait. */
+	atomic_store_explicit(&sh->ready, 1, memory_order_release);
+	usleep(100000);
+	return (void *)(intptr_t)nshm_mutex_unlock(&sh->m);
+}
+
+/* A sibling thread's long hold is a hold, not a forged id. */
+static void test_sibling_long_hold(void **state)
+{
+	struct fix *f = *state;
+	pthread_t th;
+	void *rv;
+
+	atomic_store_explicit(&f->sh->ready, 0, memory_order_relaxed);
+	assert_int_equal(pthread_create(&th, NULL, hold_100ms, f->sh), 0);
+	assert_int_equal(st_wait_eq(&f->sh->ready, 1, 5000), 0);
+	assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), 0);
+	assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+	assert_int_equal(pthread_join(th, &rv), 0);
+	assert_null(rv);
+}
+
 /* Outside a read-write nshm mapping there is no owner id: -EINVAL. */
 static void test_outside_a_segment(void **state)
 {
@@ -425,6 +467,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_live_owner_kept, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_outside_a_segment, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_sibling_long_hold, setup,
 						teardown),
 	};
 
