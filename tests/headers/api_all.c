@@ -349,6 +349,163 @@ static void t_ring_seq(void)
 	CHECK(nshm_ring_delete(name) == 0);
 }
 
+/* ---- spsc.h: the SPSC data plane under the kind's name ---------------- */
+
+static void t_spsc_names(void)
+{
+#ifdef NSHM_SPSC_H
+	static const struct nshm_ring_type type =
+		NSHM_RING_TYPE_INIT(struct t_elem, 1);
+	const char *name = rname("k");
+	struct nshm_ring *p, *c;
+	struct nshm_ring_span sp;
+	struct t_elem v[2], *e;
+
+	memset(v, 0, sizeof(v));
+	CHECK(nshm_ring_create(name, NSHM_RING_SPSC, &type, 4,
+			       NSHM_RING_PRODUCER, 0, 0, &p) == 0);
+	CHECK(nshm_ring_attach(name, NSHM_RING_SPSC, &type, NSHM_RING_CONSUMER,
+			       0, &c) == 0);
+	e = (struct t_elem *)nshm_spsc_reserve(p);
+	CHECK(e != NULL);
+	e->a = 1;
+	nshm_spsc_commit(p);
+	CHECK(nshm_spsc_reserve_n(p, 2, &sp) == 2);
+	((struct t_elem *)nshm_ring_span_at(&sp, 1))->a = 3;
+	nshm_spsc_commit_n(p, 2);
+	e = (struct t_elem *)nshm_spsc_peek(c);
+	CHECK(e != NULL && e->a == 1);
+	nshm_spsc_release(c);
+	CHECK(nshm_spsc_peek_n(c, 4, &sp) == 2);
+	CHECK(((struct t_elem *)nshm_ring_span_at(&sp, 1))->a == 3);
+	nshm_spsc_release_n(c, 2);
+	v[0].a = 5;
+	CHECK(nshm_spsc_push(p, &v[0]) && nshm_spsc_pop(c, &v[1]) &&
+	      v[1].a == 5);
+	CHECK(nshm_spsc_push_n(p, v, 2) == 2 && nshm_spsc_pop_n(c, v, 2) == 2);
+	CHECK(nshm_spsc_push_wait(p, &v[0], NULL) == 0 &&
+	      nshm_spsc_pop_wait(c, &v[1], NULL) == 0 && v[1].a == 5);
+	CHECK(nshm_spsc_push_n_wait(p, v, 2, NULL) == 2 &&
+	      nshm_spsc_pop_n_wait(c, v, 2, NULL) == 2);
+	CHECK(nshm_ring_close(c) == 0 && nshm_ring_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+#endif
+}
+
+/* ---- mpmc.h, bits/ring_mpmc.h ----------------------------------------- */
+
+#ifdef NSHM_MPMC_H
+struct m_elem {
+	uint64_t a, b;
+};
+NSHM_MPMC_DEFINE(m_q, struct m_elem)
+NSHM_MPMC_DEFINE_VERSION(mv_q, struct m_elem, 2)
+
+NSHM_STATIC_ASSERT(NSHM_RING_ROLES_MAX >= 2 &&
+			   NSHM_RING_MPMC_ROLES_DEFAULT <= NSHM_RING_ROLES_MAX &&
+			   NSHM_RING_TOMB == (1ull << 63),
+		   "mpmc constants");
+
+static void t_mpmc(void)
+{
+	struct nshm_ring_params prm = NSHM_RING_PARAMS_INIT;
+	const char *name = rname("m");
+	struct nshm_ring *p, *c;
+	struct nshm_ring_span sp;
+	struct m_elem v[4], *e;
+	struct timespec past;
+	uint32_t i;
+
+	memset(v, 0, sizeof(v));
+	prm.kind = NSHM_RING_MPMC;
+	prm.type = m_q_type();
+	prm.capacity = 8;
+	prm.role = NSHM_RING_PRODUCER;
+	prm.max_producers = 2;
+	prm.max_consumers = 2;
+	CHECK(nshm_ring_create_with(name, &prm, &p) == 0);
+	CHECK(nshm_ring_attach(name, NSHM_RING_MPMC, m_q_type(),
+			       NSHM_RING_CONSUMER, 0, &c) == 0);
+
+	e = (struct m_elem *)nshm_mpmc_reserve(p);
+	CHECK(e != NULL);
+	e->a = 1;
+	nshm_mpmc_commit(p);
+	e = (struct m_elem *)nshm_mpmc_peek(c);
+	CHECK(e != NULL && e->a == 1);
+	nshm_mpmc_release(c);
+
+	CHECK(nshm_mpmc_reserve_n(p, 2, &sp) == 2);
+	for (i = 0; i < 2; i++)
+		((struct m_elem *)nshm_ring_span_at(&sp, i))->a = 10 + i;
+	nshm_mpmc_commit(p);
+	CHECK(nshm_mpmc_reserve_n_all(p, 2, &sp) == 2);
+	for (i = 0; i < 2; i++)
+		((struct m_elem *)nshm_ring_span_at(&sp, i))->a = 12 + i;
+	nshm_mpmc_commit(p);
+	CHECK(nshm_mpmc_peek_n(c, 8, &sp) == 4);
+	for (i = 0; i < 4; i++)
+		CHECK(((struct m_elem *)nshm_ring_span_at(&sp, i))->a == 10 + i);
+	nshm_mpmc_release(c);
+
+	v[0].a = 20;
+	CHECK(nshm_mpmc_push(p, &v[0]));
+	CHECK(nshm_mpmc_pop(c, &v[1]) && v[1].a == 20);
+	for (i = 0; i < 4; i++)
+		v[i].a = 30 + i;
+	CHECK(nshm_mpmc_push_n(p, v, 2) == 2);
+	CHECK(nshm_mpmc_push_n_all(p, v + 2, 2) == 2);
+	CHECK(nshm_mpmc_push_n_all(p, v, 8) == 0); /* 4 free: none */
+	memset(v, 0, sizeof(v));
+	CHECK(nshm_mpmc_pop_n(c, v, 4) == 4 && v[3].a == 33);
+	v[0].a = 40;
+	CHECK(nshm_mpmc_push_wait(p, &v[0], NULL) == 0);
+	CHECK(nshm_mpmc_pop_wait(c, &v[1], NULL) == 0 && v[1].a == 40);
+	CHECK(nshm_mpmc_push_n_wait(p, v, 2, NULL) == 2);
+	CHECK(nshm_mpmc_pop_n_wait(c, v, 4, NULL) == 2);
+	CHECK(nshm_mpmc_pop_wait(c, &v[1], nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+	CHECK(nshm_mpmc_pop_n_wait(c, v, 1, nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+	CHECK(nshm_mpmc_recover(c) == 0); /* nobody died */
+	CHECK(nshm_ring_close(c) == 0 && nshm_ring_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+
+/* Every function NSHM_MPMC_DEFINE generates. */
+static void t_mpmc_typed(void)
+{
+	const char *name = rname("mt");
+	struct m_q *p, *c;
+	struct mv_q *bad;
+	struct m_elem v[2], *e;
+	struct timespec past;
+
+	memset(v, 0, sizeof(v));
+	CHECK(mv_q_type()->version == 2);
+	CHECK(m_q_create(name, 4, 1, 1, NSHM_RING_PRODUCER, 0, 0, &p) == 0);
+	CHECK(m_q_attach(name, NSHM_RING_CONSUMER, 0, &c) == 0);
+	CHECK(mv_q_attach(name, NSHM_RING_CONSUMER, 0, &bad) == -NSHM_ETYPE);
+	CHECK(nshm_ring_capacity(m_q_ring(p)) == 4);
+	e = m_q_reserve(p);
+	CHECK(e != NULL);
+	e->b = 7;
+	m_q_commit(p);
+	e = m_q_peek(c);
+	CHECK(e != NULL && e->b == 7);
+	m_q_release(c);
+	v[0].a = 8;
+	CHECK(m_q_push(p, &v[0]) && m_q_pop(c, &v[1]) && v[1].a == 8);
+	CHECK(m_q_push_n(p, v, 2) == 2 && m_q_pop_n(c, v, 2) == 2);
+	CHECK(m_q_push_wait(p, &v[0], NULL) == 0);
+	CHECK(m_q_pop_wait(c, &v[1], NULL) == 0 && v[1].a == 8);
+	CHECK(m_q_pop_wait(c, &v[1], nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+	CHECK(m_q_close(c) == 0 && m_q_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+#endif
+
 int main(void)
 {
 	t_compiler();
@@ -357,6 +514,11 @@ int main(void)
 	t_ring_untyped();
 	t_ring_typed();
 	t_ring_seq();
+	t_spsc_names();
+#ifdef NSHM_MPMC_H
+	t_mpmc();
+	t_mpmc_typed();
+#endif
 	printf("api_all: ok\n");
 	return 0;
 }
