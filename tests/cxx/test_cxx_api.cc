@@ -353,6 +353,68 @@ void t_error_paths()
 	CHECK(!tick_q::remove(n.c_str()));
 }
 
+#ifdef NSHM_MPMC_H
+// nshm::mpmc<T>: the MPMC data path, bursts, all-or-nothing, errors.
+void t_mpmc()
+{
+	using q_t = nshm::mpmc<app::tick>;
+	std::string n = name_of("mpmc");
+	std::error_code ec;
+	q_t p = q_t::create(n.c_str(), 8, 2, 2, nshm::role::producer, 0, 0, ec);
+	CHECK(!ec && p && p.capacity() == 8);
+	q_t p2 = q_t::attach(n.c_str(), nshm::role::producer, ec);
+	CHECK(!ec && p2); // two producers
+	q_t c = q_t::attach(n.c_str(), nshm::role::consumer, ec);
+	CHECK(!ec && c);
+	app::tick v{}, w{};
+
+	v.seq = 1;
+	CHECK(p.push(v) && p2.push(v));
+	CHECK(c.pop(w) && w.seq == 1 && c.pop().has_value() && !c.pop());
+	app::tick *slot = p.reserve();
+	CHECK(slot != nullptr);
+	slot->seq = 2;
+	p.commit();
+	app::tick *in = c.peek();
+	CHECK(in != nullptr && in->seq == 2);
+	c.release();
+	nshm::burst<app::tick> b = p.reserve_n(3);
+	CHECK(b.size() == 3);
+	for (uint32_t i = 0; i < 3; i++)
+		b[i].qty = i;
+	p.commit();
+	CHECK(p.reserve_n_all(6).empty()); // 5 free: none
+	b = c.peek_n(8);
+	CHECK(b.size() == 3 && b[2].qty == 2);
+	c.release();
+	app::tick arr[8] = {};
+	for (uint32_t i = 0; i < 8; i++)
+		arr[i].seq = 10 + i;
+	CHECK(p.push_n_all(arr, 8) == 8 && !p.push(v));
+	CHECK(c.pop_n(arr, 8) == 8 && arr[7].seq == 17);
+	CHECK(p.push_n(arr, 2) == 2 && c.pop_n(arr, 8) == 2);
+#if NSHM_HPP_HAVE_SPAN
+	CHECK(p.push_n(std::span<const app::tick>(arr, 3)) == 3);
+	CHECK(c.pop_n(std::span<app::tick>(arr, 8)) == 3);
+#endif
+	CHECK(!p.push_wait(v) && !c.pop_wait(w) && w.seq == 1);
+	CHECK(c.pop_wait(w, std::chrono::steady_clock::now()) ==
+	      std::errc::timed_out);
+	CHECK(c.recover(ec) == 0 && !ec);
+	CHECK(c.reserve() == nullptr && c.error() ==
+	      std::errc::operation_not_permitted);
+	auto wrong = nshm::mpmc<app::other>::attach(n.c_str(),
+						     nshm::role::consumer, ec);
+	CHECK(!wrong && ec == nshm::errc::type);
+	auto as_spsc = tick_q::attach(n.c_str(), nshm::role::consumer, ec);
+	CHECK(!as_spsc && ec == nshm::errc::kind);
+	p = q_t();
+	p2 = q_t();
+	c = q_t();
+	CHECK(!q_t::remove(n.c_str()));
+}
+#endif
+
 #if NSHM_HPP_EXCEPTIONS
 void t_exceptions()
 {
@@ -408,6 +470,9 @@ int main()
 	t_mismatch();
 	t_seq_field();
 	t_error_paths();
+#ifdef NSHM_MPMC_H
+	t_mpmc();
+#endif
 #if NSHM_HPP_EXCEPTIONS
 	t_exceptions();
 #endif
