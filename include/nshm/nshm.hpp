@@ -27,9 +27,9 @@
  * detail). Nothing here needs exceptions or RTTI (-fno-exceptions works).
  *
  * Typed rings: nshm::spsc<T> and nshm::mpmc<T>, for a T that is trivially
- * copyable and standard-layout (checked at compile time). A ring records T's name,
- * version, size and alignment (nshm::element_traits<T>), so attaching with
- * another T fails with nshm::errc::type. By default the name is T's C++
+ * copyable and standard-layout (checked at compile time). A ring records
+ * T's name, version, size and alignment (nshm::element_traits<T>), so
+ * attaching with another T fails with nshm::errc::type. By default the name is T's C++
  * name as the compiler prints it (e.g. "tick", "md::quote") and the version
  * is 1; NSHM_ELEMENT(T, "name", version) sets them, e.g. to share a ring
  * with a C program that made it with NSHM_RING_DEFINE(tick_ring, struct
@@ -40,13 +40,14 @@
  *	if (!q) ... ec ...
  *	q.push(t);
  *	auto c = nshm::spsc<tick>::attach("ticks", nshm::role::consumer, ec);
- *	std::error_code rc = c.pop_wait(t, nshm::deadline::in(std::chrono::seconds(1)));
+ *	std::error_code rc =
+ *		c.pop_wait(t, nshm::deadline::in(std::chrono::seconds(1)));
  *
  * Threads: as in C, one thread at a time per handle.
  */
 
 #if !defined(__cplusplus) || __cplusplus < 201703L
-#error "<nshm/nshm.hpp> needs C++17 or later (the C API works from C++17 on too)"
+#error "<nshm/nshm.hpp> needs C++17 or later (so does the C API in C++)"
 #endif
 
 #include <nshm/nshm.h>
