@@ -1280,7 +1280,7 @@ static int seg_attach(struct nshm_seg *seg, unsigned int flags,
 	m->backend = seg->nm.backend;
 	m->readonly = ro;
 	if (hooks && hooks->attached) {
-		ret = hooks->attached(h, seg->fd, seg->shmid, ro,
+		ret = hooks->attached(h, m->len, seg->fd, seg->shmid, ro,
 				       &m->cookie);
 		if (ret < 0)
 			goto err_unmap;

@@ -101,12 +101,12 @@ struct nshm__seg_hooks {
 	/* Creator, before publication: initialise hdr->ctl. */
 	int (*init)(struct nshm_seg_hdr *hdr);
 	/*
-	 * After a mapping is made. @fd is the handle's descriptor (-1 for
-	 * SysV), @shmid the SysV id (-1 otherwise). Fill *cookie; a negative
-	 * return undoes the attach.
+	 * After a mapping of @len bytes (from @hdr) is made. @fd is the
+	 * handle's descriptor (-1 for SysV), @shmid the SysV id (-1
+	 * otherwise). Fill *cookie; a negative return undoes the attach.
 	 */
-	int (*attached)(struct nshm_seg_hdr *hdr, int fd, int shmid,
-			bool readonly, uint64_t *cookie);
+	int (*attached)(struct nshm_seg_hdr *hdr, size_t len, int fd,
+			int shmid, bool readonly, uint64_t *cookie);
 	/* Before a mapping goes. -EBUSY refuses the detach. */
 	int (*detaching)(struct nshm_seg_hdr *hdr, uint64_t cookie);
 	/*

@@ -956,14 +956,14 @@ static struct peer_rec *rec_new(struct nshm_seg_hdr *hdr, size_t map_size,
 	return r;
 }
 
-static int hook_attached(struct nshm_seg_hdr *hdr, int fd, int shmid,
-			 bool readonly, uint64_t *cookie)
+static int hook_attached(struct nshm_seg_hdr *hdr, size_t len, int fd,
+			 int shmid, bool readonly, uint64_t *cookie)
 {
 	struct nshm__ctl *c = nshm__ctl_of(hdr);
 	struct peer_rec *r;
-	size_t len = hdr->map_size; /* validated by the segment layer */
 	int ret;
 
+	/* @len is the segment layer's, never hdr->map_size (shared). */
 	if (len < NSHM_SEG_HDR_SIZE)
 		len = NSHM_SEG_HDR_SIZE;
 	r = rec_new(hdr, len, fd >= 0 ? NSHM_TOKEN_OFD : NSHM_TOKEN_SEM,
