@@ -424,6 +424,47 @@ static void test_sibling_long_hold(void **state)
 	assert_null(rv);
 }
 
+/*
+ * A child made by fork() (atfork handlers run) locks in the mapping it
+ * inherited: it joins the participant table on that first lock, so its
+ * death is seen; detaching the inherited mapping leaves its slot.
+ */
+static void test_forked_child_joins(void **state)
+{
+	struct fix *f = *state;
+	struct nshm_peer_info info[4];
+	pid_t pid;
+
+	for (int die = 0; die < 2; die++) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (nshm_mutex_lock(&f->sh->m, NULL) != 0)
+				_exit(1);
+			if (nshm_peer_list(f->sh, info, 4) != 2)
+				_exit(2); /* parent + this child's own slot */
+			if (die)
+				_exit(0); /* holding it */
+			if (nshm_mutex_unlock(&f->sh->m) != 0)
+				_exit(3);
+			if (nshm_seg_detach(f->seg, f->sh) != 0)
+				_exit(4);
+			_exit(0);
+		}
+		assert_true(t_exited_ok(t_wait(pid, 5000)));
+		if (die) {
+			assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL),
+					 -EOWNERDEAD);
+			assert_int_equal(nshm_mutex_consistent(&f->sh->m), 0);
+			assert_int_equal(nshm_peer_reap(f->sh), 1);
+		} else {
+			assert_int_equal(nshm_mutex_lock(&f->sh->m, NULL), 0);
+			assert_int_equal(nshm_peer_list(f->sh, info, 4), 1);
+		}
+		assert_int_equal(nshm_mutex_unlock(&f->sh->m), 0);
+	}
+}
+
 /* Outside a read-write nshm mapping there is no owner id: -EINVAL. */
 static void test_outside_a_segment(void **state)
 {
@@ -469,6 +510,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_outside_a_segment, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sibling_long_hold, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_forked_child_joins, setup,
 						teardown),
 	};
 
