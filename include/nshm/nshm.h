@@ -7,5 +7,6 @@
 #include <nshm/shm.h>
 #include <nshm/sync.h>
 #include <nshm/ring.h>
+#include <nshm/mpmc.h>
 
 #endif /* NSHM_NSHM_H */

@@ -116,7 +116,7 @@ extern "C" {
 enum nshm_ring_kind {
 	NSHM_RING_KIND_ANY = 0, /* attach as observer: accept any kind */
 	NSHM_RING_SPSC = 1,
-	NSHM_RING_MPMC = 2,	 /* reserved */
+	NSHM_RING_MPMC = 2,	 /* <nshm/mpmc.h> */
 	NSHM_RING_BROADCAST = 3, /* reserved */
 	NSHM_RING_RECORDS = 4,	 /* reserved */
 };
@@ -195,13 +195,60 @@ static inline void *nshm_ring_span_at(const struct nshm_ring_span *sp,
 #endif
 
 #include <nshm/bits/ring_layout.h>
+#include <nshm/bits/ring_core.h>
 #include <nshm/bits/ring_spsc.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-/* ---- control plane (src/ring/ring.c) ---------------------------------- */
+/* ---- control plane (src/ring/core.c) ---------------------------------- */
+
+/*
+ * Everything a ring is made of, for nshm_ring_create_with() (the way to
+ * create every kind; nshm_ring_create() is a shorthand for SPSC). Start
+ * from NSHM_RING_PARAMS_INIT, so fields added later keep their defaults.
+ */
+struct nshm_ring_params {
+	uint32_t size;		  /* sizeof(struct nshm_ring_params) */
+	uint32_t kind;		  /* enum nshm_ring_kind */
+	const struct nshm_ring_type *type; /* the element type */
+	uint32_t capacity;	  /* slots: a power of two */
+	uint32_t role;		  /* enum nshm_ring_role of the handle */
+	unsigned int flags;	  /* NSHM_HUGEPAGES, NSHM_PREFAULT, NSHM_MLOCK */
+	unsigned int mode;	  /* permission bits, 0 for 0600 */
+	/*
+	 * MPMC: role-table entries for producers and consumers (0: 8 each);
+	 * together at most NSHM_RING_ROLES_MAX. SPSC: 0 or 1.
+	 */
+	uint32_t max_producers;
+	uint32_t max_consumers;
+	uint32_t reserved[8];	  /* 0 */
+};
+
+#define NSHM_RING_PARAMS_INIT                                                  \
+	{ (uint32_t)sizeof(struct nshm_ring_params), 0u, NULL, 0u, 0u, 0u, 0u, \
+	  0u, 0u, { 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u } }
+
+/* What max_producers / max_consumers 0 mean for MPMC. */
+#define NSHM_RING_MPMC_ROLES_DEFAULT 8u
+
+/**
+ * Create the ring @p name of any kind as @p p says (a new segment; fails
+ * if the name exists), optionally taking a role in it. The ring is
+ * published whole: its name appears only once it is valid.
+ *
+ * @return 0, or -EINVAL (NULL argument, @p p->size or a reserved field
+ *         wrong, unknown kind/role/flag, capacity 0, not a power of two or
+ *         too big, element type invalid, role-table sizes out of range for
+ *         the kind), -EFBIG, -EOPNOTSUPP (a kind not built yet, or a type
+ *         with a seq field on MPMC), or any error of the segment layer
+ *         (-EEXIST, -ENOSPC, -NSHM_EBADNAME, -EUSERS...). A failed create
+ *         leaves no name behind.
+ */
+NSHM_API int nshm_ring_create_with(const char *name,
+				   const struct nshm_ring_params *p,
+				   struct nshm_ring **out);
 
 /** 64-bit FNV-1a of (name, version, size, align): what the ring records. */
 NSHM_API uint64_t nshm_ring_type_fingerprint(const struct nshm_ring_type *t);
@@ -285,6 +332,7 @@ NSHM_API int nshm_ring_set_wait(struct nshm_ring *r,
  */
 
 struct nshm_ring_stats {
+	/* (MPMC: pushed/popped are the claim indices enq/deq.) */
 	uint64_t pushed;	   /* tail index: elements ever published */
 	uint64_t popped;	   /* head index: elements ever popped */
 	uint64_t count;		   /* in the ring now (pushed - popped) */
@@ -308,6 +356,14 @@ struct nshm_ring_stats {
 	uint32_t type_version;
 	uint64_t type_fp;
 	char type_name[NSHM_RING_TYPE_NAME_MAX + 1];
+	/* Role table (every kind; SPSC: 1 + 1 entries). */
+	uint32_t max_producers;
+	uint32_t max_consumers;
+	uint32_t producers;	 /* entries held by a live process now */
+	uint32_t consumers;
+	/* MPMC. */
+	uint64_t skipped;	 /* slots given up for a dead claimant */
+	uint64_t claim_retries;	 /* claim CASes lost to another claimant */
 };
 
 /**
@@ -376,205 +432,13 @@ NSHM_API void *nshm_ring_span_at_fn(const struct nshm_ring_span *sp,
 	{ #T, (uint32_t)(ver), (uint32_t)sizeof(T), (uint32_t)NSHM_ALIGNOF(T), \
 	  NSHM_RING_TYPE_SEQ_FIELD, (uint32_t)offsetof(T, field) }
 
-/*
- * NSHM_RING_DEFINE(name, type): type-safe static inline functions over the
- * untyped core, for elements of @p type (type version 1).
- * NSHM_RING_DEFINE_VERSION(name, type, ver): the same with a version; bump
- * it whenever the meaning of @p type changes without its size changing.
- *
- *	NSHM_RING_DEFINE(tick_ring, struct tick)
- *	struct tick_ring *q;
- *	tick_ring_create("ticks", 4096, NSHM_RING_PRODUCER, 0, 0, &q);
- *	tick_ring_push(q, &t);
- *
- * The handle type `struct name` is incomplete: it is a struct nshm_ring in
- * disguise; name_ring() gives the untyped handle for stats and the like.
- * Copies use sizeof(type), a constant, so they compile to plain moves.
- */
-#define NSHM_RING_DEFINE(name, type) NSHM_RING_DEFINE_VERSION(name, type, 1)
-
-#define NSHM_RING_DEFINE_VERSION(name, type, ver)                              \
-	NSHM_RING__DEFINE(name, type, NSHM_RING_TYPE_INIT(type, ver),          \
-			  sizeof(type))
-
-/*
- * NSHM_RING_DEFINE_SEQ(name, type, field): the same functions for a type
- * whose uint64_t member @p field the ring owns as its sequence word (see
- * struct nshm_ring_type: one line per 64-byte element instead of two).
- * NSHM_RING_DEFINE_SEQ_VERSION(name, type, field, ver) with a version.
- *
- *	struct tick { uint64_t ring_seq; uint64_t id; double px[6]; };
- *	NSHM_RING_DEFINE_SEQ(tick_ring, struct tick, ring_seq)
- */
-#define NSHM_RING_DEFINE_SEQ(name, type, field)                                \
-	NSHM_RING_DEFINE_SEQ_VERSION(name, type, field, 1)
-
-#define NSHM_RING_DEFINE_SEQ_VERSION(name, type, field, ver)                   \
-	NSHM_STATIC_ASSERT(sizeof(((type *)0)->field) == 8 &&                  \
-				   offsetof(type, field) % 8 == 0 &&           \
-				   NSHM_ALIGNOF(type) >= 8,                    \
-			   "the seq field must be an aligned 8-byte member");  \
-	NSHM_RING__DEFINE(name, type,                                          \
-			  NSHM_RING_TYPE_INIT_SEQ(type, ver, field),           \
-			  offsetof(type, field))
-
 /* Generated functions: a program may call only some of them, warning-free. */
 #define NSHM_RING__FN static inline NSHM_MAYBE_UNUSED
-
-/* @p skip: offset of the ring's seq field in @p type, sizeof(type): none. */
-#define NSHM_RING__DEFINE(name, type, type_init, skip)                         \
-	struct name;                                                           \
-	struct name##_span {                                                   \
-		struct nshm_ring_span s;                                       \
-	};                                                                     \
-	NSHM_RING__FN uint32_t name##_span_len(const struct name##_span *sp)   \
-	{                                                                      \
-		return sp->s.n1 + sp->s.n2;                                    \
-	}                                                                      \
-	NSHM_RING__FN type *name##_span_at(const struct name##_span *sp,       \
-					   uint32_t i)                         \
-	{                                                                      \
-		return (type *)nshm_ring_span_at(&sp->s, i);                   \
-	}                                                                      \
-	NSHM_RING__FN const struct nshm_ring_type *name##_type(void)           \
-	{                                                                      \
-		static const struct nshm_ring_type t = type_init;              \
-		return &t;                                                     \
-	}                                                                      \
-	NSHM_RING__FN struct nshm_ring *name##_ring(struct name *h)            \
-	{                                                                      \
-		return (struct nshm_ring *)(void *)h;                          \
-	}                                                                      \
-	NSHM_RING__FN int name##_create(const char *shm_name,                  \
-					uint32_t capacity,                     \
-					enum nshm_ring_role role,              \
-					unsigned int flags, unsigned int mode, \
-					struct name **out)                     \
-	{                                                                      \
-		struct nshm_ring *r = NULL;                                    \
-		int rc = nshm_ring_create(shm_name, NSHM_RING_SPSC,            \
-					  name##_type(), capacity, role,       \
-					  flags, mode, &r);                    \
-		if (rc == 0)                                                   \
-			*out = (struct name *)(void *)r;                       \
-		return rc;                                                     \
-	}                                                                      \
-	NSHM_RING__FN int name##_attach(const char *shm_name,                  \
-					enum nshm_ring_role role,              \
-					unsigned int flags, struct name **out) \
-	{                                                                      \
-		struct nshm_ring *r = NULL;                                    \
-		int rc = nshm_ring_attach(shm_name, NSHM_RING_SPSC,            \
-					  name##_type(), role, flags, &r);     \
-		if (rc == 0)                                                   \
-			*out = (struct name *)(void *)r;                       \
-		return rc;                                                     \
-	}                                                                      \
-	NSHM_RING__FN int name##_close(struct name *h)                         \
-	{                                                                      \
-		return nshm_ring_close(name##_ring(h));                        \
-	}                                                                      \
-	NSHM_RING__FN type *name##_reserve(struct name *h)                     \
-	{                                                                      \
-		return (type *)nshm_ring_reserve(name##_ring(h));              \
-	}                                                                      \
-	NSHM_RING__FN void name##_commit(struct name *h)                       \
-	{                                                                      \
-		nshm_ring_commit(name##_ring(h));                              \
-	}                                                                      \
-	NSHM_RING__FN type *name##_peek(struct name *h)                        \
-	{                                                                      \
-		return (type *)nshm_ring_peek(name##_ring(h));                 \
-	}                                                                      \
-	NSHM_RING__FN void name##_release(struct name *h)                      \
-	{                                                                      \
-		nshm_ring_release(name##_ring(h));                             \
-	}                                                                      \
-	NSHM_RING__FN uint32_t name##_reserve_n(struct name *h, uint32_t n,    \
-						struct name##_span *sp)        \
-	{                                                                      \
-		return nshm_ring_reserve_n(name##_ring(h), n, &sp->s);         \
-	}                                                                      \
-	NSHM_RING__FN void name##_commit_n(struct name *h, uint32_t n)         \
-	{                                                                      \
-		nshm_ring_commit_n(name##_ring(h), n);                         \
-	}                                                                      \
-	NSHM_RING__FN uint32_t name##_peek_n(struct name *h, uint32_t n,       \
-					     struct name##_span *sp)           \
-	{                                                                      \
-		return nshm_ring_peek_n(name##_ring(h), n, &sp->s);            \
-	}                                                                      \
-	NSHM_RING__FN void name##_release_n(struct name *h, uint32_t n)        \
-	{                                                                      \
-		nshm_ring_release_n(name##_ring(h), n);                        \
-	}                                                                      \
-	NSHM_RING__FN bool name##_push(struct name *h, const type *v)          \
-	{                                                                      \
-		struct nshm_ring *r = name##_ring(h);                          \
-		void *slot = nshm_ring_reserve(r);                             \
-		if (slot == NULL)                                              \
-			return false;                                          \
-		nshm__copy_skip(slot, v, sizeof(type), skip);                  \
-		nshm_ring_commit(r);                                           \
-		return true;                                                   \
-	}                                                                      \
-	NSHM_RING__FN bool name##_pop(struct name *h, type *v)                 \
-	{                                                                      \
-		struct nshm_ring *r = name##_ring(h);                          \
-		const void *slot = nshm_ring_peek(r);                          \
-		if (slot == NULL)                                              \
-			return false;                                          \
-		memcpy(v, slot, sizeof(type));                                 \
-		nshm_ring_release(r);                                          \
-		return true;                                                   \
-	}                                                                      \
-	NSHM_RING__FN uint32_t name##_push_n(struct name *h, const type *v,    \
-					     uint32_t n)                       \
-	{                                                                      \
-		struct name##_span s;                                          \
-		n = name##_reserve_n(h, n, &s);                                \
-		for (uint32_t i = 0; i < n; i++)                               \
-			nshm__copy_skip(name##_span_at(&s, i), v + i,          \
-					sizeof(type), skip);                   \
-		if (n != 0)                                                    \
-			nshm_ring_commit_n(name##_ring(h), n);                 \
-		return n;                                                      \
-	}                                                                      \
-	NSHM_RING__FN uint32_t name##_pop_n(struct name *h, type *v,           \
-					    uint32_t n)                        \
-	{                                                                      \
-		struct name##_span s;                                          \
-		n = name##_peek_n(h, n, &s);                                   \
-		for (uint32_t i = 0; i < n; i++)                               \
-			memcpy(v + i, name##_span_at(&s, i), sizeof(type));    \
-		if (n != 0)                                                    \
-			nshm_ring_release_n(name##_ring(h), n);                \
-		return n;                                                      \
-	}                                                                      \
-	NSHM_RING__FN int name##_push_wait(struct name *h, const type *v,      \
-					   const struct timespec *deadline)    \
-	{                                                                      \
-		while (!name##_push(h, v)) {                                   \
-			int rc = nshm_ring_wait_writable(name##_ring(h),       \
-							 deadline);            \
-			if (rc < 0)                                            \
-				return rc;                                     \
-		}                                                              \
-		return 0;                                                      \
-	}                                                                      \
-	NSHM_RING__FN int name##_pop_wait(struct name *h, type *v,             \
-					  const struct timespec *deadline)     \
-	{                                                                      \
-		while (!name##_pop(h, v)) {                                    \
-			int rc = nshm_ring_wait_readable(name##_ring(h),       \
-							 deadline);            \
-			if (rc < 0)                                            \
-				return rc;                                     \
-		}                                                              \
-		return 0;                                                      \
-	}
 
 #ifdef __cplusplus
 }
 #endif
+/* The SPSC ring's typed API (NSHM_RING_DEFINE...): every user of ring.h. */
+#include <nshm/spsc.h>
+
 #endif /* NSHM_RING_H */

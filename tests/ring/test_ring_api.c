@@ -40,7 +40,7 @@ static void test_bad_create_args(void **state)
 	assert_int_equal(CREATE(n, (enum nshm_ring_kind)9, &t, 8, 0, 0),
 			 -EINVAL);
 	assert_int_equal(CREATE(n, NSHM_RING_KIND_ANY, &t, 8, 0, 0), -EINVAL);
-	assert_int_equal(CREATE(n, NSHM_RING_MPMC, &t, 8, 0, 0), -EOPNOTSUPP);
+	assert_int_equal(CREATE(n, NSHM_RING_RECORDS, &t, 8, 0, 0), -EOPNOTSUPP);
 	assert_int_equal(CREATE(n, NSHM_RING_BROADCAST, &t, 8, 0, 0),
 			 -EOPNOTSUPP);
 	assert_int_equal(CREATE(n, NSHM_RING_SPSC, &t, 8,

@@ -41,13 +41,14 @@ static int scribbler(const char *name, uint64_t ms, uint64_t seed)
 	struct nshm_seg *seg;
 	struct nshm_ring_shared *sh;
 	void *area;
-	uint64_t end = t_now_ns() + ms * 1000000u;
+	uint64_t end = t_now_ns() + ms * 1000000u, slots_off;
 
 	rnd_state = seed;
 	if (nshm_seg_open(name, 0, 0, 0, &seg) != 0 ||
 	    nshm_seg_attach(seg, 0, &area) != 0)
 		return 1;
 	sh = area;
+	slots_off = sh->config.slots_off; /* before anything is scribbled */
 	while (t_now_ns() < end) {
 		_Atomic(uint32_t) *w = (_Atomic(uint32_t) *)(void *)sh;
 		uint64_t r = rnd();
@@ -78,21 +79,27 @@ static int scribbler(const char *name, uint64_t ms, uint64_t seed)
 					      (uint32_t)(r >> 32),
 					      memory_order_relaxed);
 			break;
-		case 4: /* peer ids and role states */
-			atomic_store_explicit(r & 1 ? &sh->ctl.producer_peer
-						    : &sh->ctl.consumer_peer,
+		case 4: { /* role table: peer ids, states, intents */
+			struct nshm_ring_role_entry *e =
+				(struct nshm_ring_role_entry *)(void *)((
+					unsigned char *)sh + NSHM_RING_HDR_SIZE);
+
+			atomic_store_explicit(&e[r & 1].peer,
 					      r & 2 ? 0 : rnd(),
 					      memory_order_relaxed);
-			atomic_store_explicit(&sh->ctl.producer_state,
+			atomic_store_explicit(&e[(r >> 2) & 1].state,
 					      (uint32_t)(r >> 40) % 4,
 					      memory_order_relaxed);
+			atomic_store_explicit(&e[(r >> 3) & 1].intent, rnd(),
+					      memory_order_relaxed);
 			break;
+		}
 		case 5:
 		case 6: { /* a slot's seq word: near the live indices, or any */
 			uint32_t k = (uint32_t)(r >> 8) % T_CAP;
 			_Atomic(uint64_t) *sq =
 				(_Atomic(uint64_t) *)(void *)((unsigned char *)sh +
-							      NSHM_RING_HDR_SIZE +
+							      slots_off +
 							      k * T_STRIDE +
 							      T_SEQ_OFF);
 

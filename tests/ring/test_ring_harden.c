@@ -492,7 +492,10 @@ static void test_proof_of_death(void **state)
 			 0);
 	sh = t_scribbler(n);
 	ctl = nshm__ctl_of(nshm__seg_hdr(sh));
-	slot = (uint32_t)atomic_load(&sh->ctl.producer_peer);
+	slot = (uint32_t)atomic_load(
+		&((struct nshm_ring_role_entry *)(void *)((unsigned char *)sh +
+							  NSHM_RING_HDR_SIZE))
+			 ->peer);
 	assert_true(slot < NSHM_PEER_MAX);
 	/* The holder's participant entry now says nothing sensible. */
 	saved = atomic_load(&ctl->slot[slot].state);

@@ -232,7 +232,7 @@ static void test_corrupt_seq_config(void **state)
 		case KEY_BIT63: sh->config.seq_key |= 1ull << 63; break;
 		case NO_FLAG: sh->config.flags = 0; break;
 		case BAD_FLAG: sh->config.flags |= 4; break;
-		default: sh->config.reserved0 = 1; break;
+		default: sh->config.max_producers = 2; break;
 		}
 		refresh_crc(sh);
 		assert_int_equal(tick_ring_attach(n, NSHM_RING_CONSUMER, 0, &c),

@@ -23,13 +23,21 @@
  * Lines (128 bytes each, so the adjacent-line prefetcher does not couple
  * them):
  *   0   config    immutable after the creator publishes ctl.state = READY
- *   128 ctl       control plane: init state, who is producer/consumer
- *   256 prod      written by the producer: tail + its rare-event counters;
- *                 data_ev is the word a consumer parks on. Nobody polls
- *                 this line on the fast path: the consumer polls slots.
- *   384 cons      written by the consumer: head + its counters; space_ev
- *                 is the word a producer parks on
- *   512 ...       slots (aligned to max(128, element alignment))
+ *   128 ctl       control plane: init state, kind-neutral counters
+ *   256 prod      the producers' line: tail (MPMC: enq, the index they
+ *                 claim with a CAS) + rare-event counters; data_ev is the
+ *                 word a consumer parks on. SPSC: nobody polls this line
+ *                 on the fast path (the consumer polls slots).
+ *   384 cons      the consumers' line: head (MPMC: deq) + its counters;
+ *                 space_ev is the word a producer parks on
+ *   512 roles     the role table (layout version 4): one 64-byte entry per
+ *                 possible holder, producers first, then consumers
+ *                 (config.max_producers + config.max_consumers entries;
+ *                 SPSC: 1 + 1). An entry names its holder's participant
+ *                 id, its state and, for MPMC, the indices it is claiming
+ *                 (its intent), on a line nobody else writes.
+ *   ...           slots at config.slots_off (aligned to max(128, element
+ *                 alignment))
  *
  * Slot (layout version 3), config.slot_stride bytes, in one of two forms:
  *  - trailing seq (the default): [payload | pad to 8 | seq]. The payload
@@ -67,7 +75,8 @@
 #include <nshm/bits/compiler.h>
 
 #define NSHM_RING_MAGIC 0x474e5252u /* "RRNG" read as little-endian */
-#define NSHM_RING_VERSION 3u /* 2: per-slot seq; 3: element seq, key */
+/* 2: per-slot seq; 3: element seq, key; 4: role table, MPMC */
+#define NSHM_RING_VERSION 4u
 #define NSHM_RING_TYPE_NAME_MAX 47 /* bytes of the type name kept */
 #define NSHM_RING_HDR_SIZE 512u
 
@@ -83,12 +92,22 @@ enum nshm_ring_state {
 	NSHM_RING_READY = 1, /* config valid; attach may proceed */
 };
 
-/* Who holds a role: ctl.producer_state / ctl.consumer_state. */
+/* Who holds a role-table entry: nshm_ring_role.state. */
 enum nshm_ring_role_state {
-	NSHM_ROLE_NEVER = 0,  /* nobody has attached in this role yet */
-	NSHM_ROLE_ACTIVE = 1, /* *_peer names the holder (alive or dead) */
+	NSHM_ROLE_NEVER = 0,  /* nobody has attached in this entry yet */
+	NSHM_ROLE_ACTIVE = 1, /* peer names the holder (alive or dead) */
 	NSHM_ROLE_CLOSED = 2, /* the last holder closed cleanly */
 };
+
+/* Entries in the role table, producers and consumers together. */
+#define NSHM_RING_ROLES_MAX 128u
+
+/*
+ * MPMC: a slot given up for a dead producer (never published) holds
+ * (pos + 1) ^ NSHM_RING_TOMB, 2^63 away from every legal value of its
+ * index, so it can never be mistaken for one (see bits/ring_mpmc.h).
+ */
+#define NSHM_RING_TOMB (1ull << 63)
 
 struct nshm_ring_config {
 	uint32_t magic;		/*   0: NSHM_RING_MAGIC */
@@ -104,25 +123,44 @@ struct nshm_ring_config {
 	uint64_t area_size;	/*  48: header + slots, bytes */
 	char type_name[NSHM_RING_TYPE_NAME_MAX + 1]; /* 56: NUL padded */
 	uint32_t seq_off;	/* 104: the seq word's offset in a slot */
-	uint32_t reserved0;	/* 108: 0 */
+	uint16_t max_producers;	/* 108: producer entries of the role table */
+	uint16_t max_consumers;	/* 110: consumer entries, after them */
 	uint64_t seq_key;	/* 112: XORed into published seqs (above) */
 	uint32_t slot_stride;	/* 120: payload + seq, rounded (see above) */
 	uint32_t crc;		/* 124: CRC-32C of bytes [0, 124) */
 };
 
 struct nshm_ring_ctl {
-	NSHM_ATOMIC(uint32_t) state;	   /*   0: enum nshm_ring_state; futex */
-	NSHM_ATOMIC(uint32_t) producer_state;  /*   4: enum nshm_ring_role_state */
-	NSHM_ATOMIC(uint32_t) consumer_state;  /*   8 */
-	NSHM_ATOMIC(uint32_t) producer_pid;	   /*  12: diagnostics only */
-	NSHM_ATOMIC(uint32_t) consumer_pid;	   /*  16 */
-	NSHM_ATOMIC(uint32_t) producer_attaches; /* 20: incl. take-overs */
-	NSHM_ATOMIC(uint32_t) consumer_attaches; /* 24 */
-	uint32_t reserved0;		   /*  28 */
-	NSHM_ATOMIC(uint64_t) producer_peer;   /*  32: nshm_peer_t, 0 = none */
-	NSHM_ATOMIC(uint64_t) consumer_peer;   /*  40 */
-	NSHM_ATOMIC(uint64_t) corrupt_seen;	   /*  48: bound checks that failed */
-	unsigned char reserved[NSHM_LINE_PAIR - 56];
+	NSHM_ATOMIC(uint32_t) state;	   /*   0: enum nshm_ring_state */
+	uint32_t reserved0;		   /*   4 */
+	NSHM_ATOMIC(uint64_t) corrupt_seen; /*  8: bound checks that failed */
+	/* MPMC: slots skipped or freed for a dead claimant (recovery). */
+	NSHM_ATOMIC(uint64_t) skipped;	   /*  16 */
+	unsigned char reserved[NSHM_LINE_PAIR - 24];
+};
+
+/*
+ * One role-table entry, 64 bytes: its holder writes it (intent on every
+ * MPMC operation, the rest at attach/close); others read it to tell a live
+ * holder from a dead one (roles.c). Shared memory: every value is checked
+ * before it is believed.
+ */
+struct nshm_ring_role_entry {
+	NSHM_ATOMIC(uint64_t) peer;	/*  0: holder's nshm_peer_t, 0 = none */
+	NSHM_ATOMIC(uint32_t) state;	/*  8: enum nshm_ring_role_state */
+	NSHM_ATOMIC(uint32_t) pid;	/* 12: diagnostics only */
+	/*
+	 * MPMC: 1 + the first index this holder is claiming or holds
+	 * claimed (0: none), and how many from there. Stored before the
+	 * claim's CAS, cleared (release) after the slots are published or
+	 * released: a live holder's claimed slots are always covered.
+	 */
+	NSHM_ATOMIC(uint64_t) intent;	/* 16 */
+	NSHM_ATOMIC(uint32_t) intent_n;	/* 24 */
+	NSHM_ATOMIC(uint32_t) attaches;	/* 28: holders so far, take-overs too */
+	NSHM_ATOMIC(uint64_t) retries;	/* 32: MPMC claim CASes lost */
+	NSHM_ATOMIC(uint64_t) recovered; /* 40: dead claimants' slots it gave up */
+	unsigned char reserved[16];
 };
 
 struct nshm_ring_side {
@@ -162,6 +200,9 @@ NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, slot_stride) == 120,
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, crc) == 124,
 		   "ring config is ABI");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_ctl) == 128, "ring ctl is ABI");
+NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_role_entry) == 64, "role entry is ABI");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, max_producers) == 108,
+		   "ring config is ABI");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_side) == 128, "ring side is ABI");
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_shared, ctl) == 128, "ABI");
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_shared, prod) == 256, "ABI");
