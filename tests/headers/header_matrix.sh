@@ -4,7 +4,8 @@
 #   C:   gcc, clang  x  -std=c11, c17          x  -O0 -O1 -O2 -O3
 #   C++: g++, clang++ x -std=c++17, 20, 23     x  -O0 -O1 -O2 -O3
 # with -Wall -Wextra -Wpedantic -Wconversion -Wshadow -Wundef -Wcast-qual
-# -Wwrite-strings -Wvla -Werror. Each configuration builds and runs:
+# -Wwrite-strings -Wvla -Werror. First each public header must compile on
+# its own (C11 and C++17, every compiler). Each configuration builds and runs:
 # api_all.c (every public macro and inline function of the C headers; also
 # compiled as C++), the README's C example, and for C++
 # tests/cxx/test_cxx_api.cc (nshm.hpp) and the README's C++ example. Then
@@ -93,6 +94,28 @@ if ((${#configs[@]} == 0)); then
 	exit 77
 fi
 
+# Each public header compiles on its own (includes what it needs), in C
+# and C++, with every compiler: -fsyntax-only, quick.
+selfc=0
+for h in "$inc"/nshm/*.h "$inc"/nshm/*.hpp; do
+	b=$(basename "$h")
+	extra=()
+	[ "$b" = prshm.h ] && { [ -n "$nspr_cflags" ] || continue; extra=($nspr_cflags); }
+	for cc in $cc_list $cxx_list; do
+		have $cc || continue
+		case $cc in
+		*++) std=-std=c++17 lang=c++ ;;
+		*) [ "${b##*.}" = hpp ] && continue; std=-std=c11 lang=c ;;
+		esac
+		if ! echo "#include <nshm/$b>" | $cc -x $lang $std "${warn[@]}" -I"$inc" \
+			"${extra[@]}" -fsyntax-only - 2>"$work/self.err"; then
+			echo "== $b alone, $cc $std:"
+			cat "$work/self.err"
+			selfc=$((selfc + 1))
+		fi
+	done
+done
+
 export src inc libdir san nspr_cflags work main_pid
 export warn_s="${warn[*]}"
 # One configuration: compile, link and run each program. Output goes to a
@@ -160,6 +183,10 @@ for log in "$work"/*.log; do
 	fi
 done
 python3 "$src/check_coverage.py" "$inc" "$src/api_all.c" || nbad=$((nbad + 1))
+if [ $selfc != 0 ]; then
+	echo "$selfc public headers do not compile on their own (above)"
+	nbad=$((nbad + selfc))
+fi
 for m in "${missing[@]}"; do
 	echo "SKIPPED: $m not installed (scripts/setup.sh installs it)"
 done
