@@ -200,10 +200,12 @@ static bool held_table_add(uintptr_t key)
 }
 
 /*
- * Keys: the mutex address while held, address | KEY_TRYING from the
- * reservation until the CAS that took it (nshm_mutex is 64-byte aligned).
- * Several threads of a process may wait on one mutex: identical keys, each
- * removed by exactly one CAS.
+ * Keys: the mutex address while a thread holds it or is about to CAS for
+ * it, address | KEY_TRYING while it spins, probes or sleeps (nshm_mutex is
+ * 64-byte aligned). So a thread that holds a lock is always visible as the
+ * plain address, from before its CAS until after its release; lock_slow()
+ * relies on that. Several threads of a process may wait on one mutex:
+ * identical keys, each changed or removed by exactly one CAS.
  */
 #define KEY_TRYING ((uintptr_t)1)
 
@@ -278,8 +280,7 @@ bool nshm__mutex_held_by_me(const struct nshm_mutex *m)
  */
 static bool held_reserve(struct held_tls *t, struct nshm_mutex *m)
 {
-	if (t->n >= HELD_TLS_MAX ||
-	    !held_table_add((uintptr_t)m | KEY_TRYING))
+	if (t->n >= HELD_TLS_MAX || !held_table_add((uintptr_t)m))
 		return false;
 	if (nshm_unlikely(!t->registered)) {
 		/* Any non-NULL value arms the destructor. */
@@ -289,16 +290,28 @@ static bool held_reserve(struct held_tls *t, struct nshm_mutex *m)
 	return true;
 }
 
-static void held_unreserve(struct nshm_mutex *m)
+/* Give the reservation back; @waiting: it is in its KEY_TRYING form. */
+static void held_unreserve(struct nshm_mutex *m, bool waiting)
 {
-	held_table_del((uintptr_t)m | KEY_TRYING);
+	held_table_del((uintptr_t)m | (waiting ? KEY_TRYING : 0));
+}
+
+/* Switch our reservation between "about to CAS" and "waiting". */
+static void held_mark(struct nshm_mutex *m, bool *waiting, bool to_waiting)
+{
+	if (*waiting == to_waiting)
+		return;
+	if (to_waiting)
+		held_table_swap((uintptr_t)m, (uintptr_t)m | KEY_TRYING);
+	else
+		held_table_swap((uintptr_t)m | KEY_TRYING, (uintptr_t)m);
+	*waiting = to_waiting;
 }
 
 /* Record a lock taken after held_reserve(): cannot fail. */
 static void held_commit(struct held_tls *t, struct nshm_mutex *m, uint32_t id,
 			bool owner_dead)
 {
-	held_table_swap((uintptr_t)m | KEY_TRYING, (uintptr_t)m);
 	t->h[t->n].m = m;
 	t->h[t->n].id = id;
 	t->h[t->n].owner_dead = owner_dead;
@@ -397,7 +410,7 @@ static int acquired(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 
 	if (nshm_unlikely(st == ST_NOTRECOVERABLE)) {
 		word_release(m, id, false);
-		held_unreserve(m);
+		held_unreserve(m, false);
 		return nshm__err(-ENOTRECOVERABLE, "mutex %p is not "
 				 "recoverable: an owner died and the next one "
 				 "unlocked without repairing; re-initialise it",
@@ -429,7 +442,8 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 	bool probe = true;	/* probe the owner before the next sleep */
 	uint32_t probed = 0;	/* the owner value last found alive */
 	int spins = try_only ? 0 : SPINS;
-	int forged = 0;		/* slices our id was in the word, unheld */
+	int forged = 0;		/* checks that found our id unheld */
+	bool waiting = false;	/* our table key is in its waiting form */
 
 	for (;;) {
 		/* Relaxed: the CASes below acquire. */
@@ -441,6 +455,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 		int alive, ret;
 
 		if (o == 0) {
+			held_mark(m, &waiting, false); /* visible before */
 			/* SYNC-A10: pairs with SYNC-R10 of the last unlock. */
 			if (atomic_compare_exchange_strong_explicit(
 				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS) |
@@ -450,6 +465,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			continue;
 		}
 		if (o != id && !id_valid(o)) {
+			held_mark(m, &waiting, false);
 			/* Garbage or ABANDONED: no owner to ask. SYNC-A11. */
 			if (atomic_compare_exchange_strong_explicit(
 				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS),
@@ -457,6 +473,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 				return acquired(m, t, id, true);
 			continue;
 		}
+		held_mark(m, &waiting, true);
 		if (spins > 0) {
 			/* Short critical sections end before a probe pays. */
 			spins--;
@@ -473,6 +490,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			alive = nshm__peer_id_alive(m, o);
 			probe = false;
 			if (alive == 0) {
+				held_mark(m, &waiting, false);
 				/*
 				 * SYNC-A11: the dead owner's stores were
 				 * ordered by the kernel dropping its token
@@ -494,17 +512,20 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 		} else if (o == id && probe) {
 			/*
 			 * Our own id: a sibling thread holds it, and then the
-			 * process table says so (a holder releases the word
-			 * before dropping its key). If it does not, over two
-			 * whole slices (a sibling between its CAS and its
-			 * bookkeeping is done in nanoseconds), the word was
-			 * forged: an error, never a silent wait forever and
-			 * never a steal.
+			 * process table shows its key in the plain form (set
+			 * before its CAS, dropped after its release). If it
+			 * does not, at three checks in a row, each after a
+			 * whole slice without a wake-up, the word was forged:
+			 * an error, never a silent wait forever and never a
+			 * steal.
 			 */
 			probe = false;
-			forged = held_table_has((uintptr_t)m) ? 0 : forged + 1;
+			forged = held_table_has((uintptr_t)m) ||
+					 held_table_has((uintptr_t)m)
+				 ? 0
+				 : forged + 1;
 			if (forged >= 3) {
-				held_unreserve(m);
+				held_unreserve(m, waiting);
 				return nshm__err(-NSHM_ECORRUPT,
 						 "mutex %p names this process as its "
 						 "owner, but no thread of it holds it "
@@ -513,7 +534,7 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			}
 		}
 		if (try_only || nshm__deadline_passed(deadline)) {
-			held_unreserve(m);
+			held_unreserve(m, waiting);
 			return try_only ? -EBUSY : -ETIMEDOUT;
 		}
 		if (!(v & NSHM__LOCK_WAITERS)) {
@@ -528,10 +549,10 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 		nshm_deadline_in(&slice, left < SLICE_NS ? left : SLICE_NS);
 		ret = nshm__futex_wait_raw(&m->word, v, &slice);
 		sleep_bit = NSHM__LOCK_WAITERS;
-		if (ret == -ETIMEDOUT)
+		if (ret == -ETIMEDOUT) {
 			probe = true; /* a whole slice: look at the owner */
-		else if (ret != 0 && ret != -EAGAIN && ret != -EINTR) {
-			held_unreserve(m);
+		} else if (ret != 0 && ret != -EAGAIN && ret != -EINTR) {
+			held_unreserve(m, waiting);
 			return nshm__err(ret, "FUTEX_WAIT on mutex %p failed",
 					 (void *)m);
 		}
