@@ -125,6 +125,8 @@ enum nshm_ring_role {
 	NSHM_RING_OBSERVER = 0, /* counters only; no data calls */
 	NSHM_RING_PRODUCER = 1,
 	NSHM_RING_CONSUMER = 2,
+	/* A lossy broadcast reader: read-only mapping, no role entry. */
+	NSHM_RING_SUBSCRIBER = 3,
 };
 
 /*
@@ -223,12 +225,29 @@ struct nshm_ring_params {
 	 */
 	uint32_t max_producers;
 	uint32_t max_consumers;
-	uint32_t reserved[8];	  /* 0 */
+	/* BROADCAST: enum nshm_bcast_policy (0: lossy). */
+	uint32_t policy;
+	/*
+	 * BROADCAST, back-pressured: evict a live reader that keeps the
+	 * writer waiting longer than this (0: never, the writer waits).
+	 */
+	uint32_t evict_ms;
+	/* RECORDS: largest record payload, bytes (0: a quarter of capacity). */
+	uint32_t record_max;
+	/* RECORDS: payload alignment, 8 (0) .. 64, a power of two. */
+	uint32_t record_align;
+	uint32_t reserved[4];	  /* 0 */
 };
 
 #define NSHM_RING_PARAMS_INIT                                                  \
 	{ (uint32_t)sizeof(struct nshm_ring_params), 0u, NULL, 0u, 0u, 0u, 0u, \
-	  0u, 0u, { 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u } }
+	  0u, 0u, 0u, 0u, 0u, 0u, { 0u, 0u, 0u, 0u } }
+
+/* struct nshm_ring_params.policy for NSHM_RING_BROADCAST. */
+enum nshm_bcast_policy {
+	NSHM_BCAST_LOSSY = 0,	     /* the writer never waits; laps reported */
+	NSHM_BCAST_BACKPRESSURE = 1, /* nothing lost; the writer waits */
+};
 
 /* What max_producers / max_consumers 0 mean for MPMC. */
 #define NSHM_RING_MPMC_ROLES_DEFAULT 8u
