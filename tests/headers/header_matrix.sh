@@ -20,6 +20,7 @@
 # at -O0 and -O2, built with the same -fsanitize flags as the library
 # (clang's sanitizer runtime cannot load gcc's, and the plain build's run
 # of this test already covers clang's warnings).
+# shellcheck disable=SC2206,SC2054 # flag lists are split on purpose
 set -euo pipefail
 src=$1 inc=$2 libdir=$3 readme=$4 san=${5:-} nspr_cflags=${6:-}
 work=$(mktemp -d /tmp/nshmt-hdr-XXXXXX)
