@@ -34,6 +34,10 @@ if ldd "$work/pc-static" | grep -q libnshm; then
 	echo "static consumer links libnshm.so" >&2
 	exit 1
 fi
+# 2b. C++17 through <nshm/nshm.hpp>, pkg-config
+${CXX:-c++} -std=c++17 "${flags[@]}" -o "$work/pc-cxx" "$src/consumer_cxx.cc" \
+	$(pkg-config --cflags --libs nshm)
+"$work/pc-cxx" "$name-x"
 # 3. CMake find_package(nshm), both targets
 cmake -S "$src" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$prefix" \
 	-DCMAKE_C_FLAGS="${flags[*]}" >/dev/null
@@ -41,7 +45,7 @@ cmake --build "$work/cmake" >/dev/null
 "$work/cmake/consumer" "$name-c"
 "$work/cmake/consumer_static" "$name-d"
 "$work/cmake/consumer_nspr" "$name-e"
-echo "install consumers: pkg-config shared+static, cmake nshm::nshm, nshm::nshm_static, nshm::nshm-nspr: ok"
+echo "install consumers: pkg-config shared+static+C++, cmake nshm::nshm, nshm::nshm_static, nshm::nshm-nspr: ok"
 
 # 4. From any prefix, with no LD_LIBRARY_PATH: every installed tool finds
 # libnshm through its $ORIGIN-relative RUNPATH, and libnshm-nspr finds it
