@@ -2,14 +2,12 @@
 /*
  * The ring core: what every kind shares. Type fingerprints and argument
  * checks, the create/attach skeleton (a ring is its own segment, published
- * whole; attach validates one copy of the config line), handles and what
- * fork() does to them, close and delete, counters and checks, and the cold
- * halves of every kind's inline fast path. What differs per kind sits
- * behind struct ring_kind_ops (spsc.c, mpmc.c); the role table is in
- * roles.c, the blocking slow path in wait.c.
+ * whole; attach validates one copy of the config line), close and delete,
+ * counters and checks. What differs per kind sits behind struct
+ * ring_kind_ops (spsc.c, mpmc.c); process-local handles and fork() are in
+ * handle.c, the role table in roles.c, the blocking slow path in wait.c.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,62 +19,15 @@
 #include "shm/seg_layout.h"
 #include "sync/wait.h"
 
+/* Keep the detail of a failure across the cleanup calls that clear it. */
+#define save_err(buf) snprintf(buf, sizeof(buf), "%s", nshm_errdetail())
+
 /* How long the creator may take to publish the ring header. */
 #define RING_INIT_WAIT_NS (2ull * 1000000000u)
-
-void (*nshm__ring_test_hook)(struct nshm_ring *r, int point);
-
-void nshm__ring_test_point(struct nshm_ring *r, int point)
-{
-	void (*fn)(struct nshm_ring *, int) = nshm__ring_test_hook;
-
-	if (nshm_unlikely(fn != NULL))
-		fn(r, point);
-}
-
-const char *nshm__ring_role_name(int role)
-{
-	switch (role) {
-	case NSHM_RING_PRODUCER:
-		return "producer";
-	case NSHM_RING_CONSUMER:
-		return "consumer";
-	default:
-		return "observer";
-	}
-}
-
-const char *nshm__ring_kind_name(uint32_t kind)
-{
-	switch (kind) {
-	case NSHM_RING_SPSC:
-		return "spsc";
-	case NSHM_RING_MPMC:
-		return "mpmc";
-	case NSHM_RING_BROADCAST:
-		return "broadcast";
-	case NSHM_RING_RECORDS:
-		return "records";
-	default:
-		return "unknown";
-	}
-}
 
 static bool is_pow2(uint64_t v)
 {
 	return v != 0 && (v & (v - 1)) == 0;
-}
-
-static const struct ring_kind_ops *ops_of(uint32_t kind)
-{
-	switch (kind) {
-	case NSHM_RING_SPSC:
-		return &nshm__spsc_ops;
-	case NSHM_RING_MPMC:
-		return &nshm__mpmc_ops;
-	default:
-		return NULL;
-	}
 }
 
 /* ---- type fingerprint ------------------------------------------------- */
@@ -171,7 +122,7 @@ static int check_type(const struct nshm_ring_type *t)
 static int check_role(int role)
 {
 	if (role != NSHM_RING_OBSERVER && role != NSHM_RING_PRODUCER &&
-	    role != NSHM_RING_CONSUMER)
+	    role != NSHM_RING_CONSUMER && role != NSHM_RING_SUBSCRIBER)
 		return nshm__err(-EINVAL, "unknown ring role %d", role);
 	return 0;
 }
@@ -220,218 +171,6 @@ uint32_t nshm__ring_slot_stride(uint32_t size, uint32_t align, bool elem_seq)
 		a = NSHM_CACHELINE;
 	}
 	return (s + a - 1u) & ~(a - 1u);
-}
-
-/* ---- every handle of this process, for fork() -------------------------- */
-
-static pthread_mutex_t handles_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct nshm_ring *handles;
-
-static void handles_add(struct nshm_ring *r)
-{
-	pthread_mutex_lock(&handles_lock);
-	priv(r)->next = handles;
-	handles = r;
-	pthread_mutex_unlock(&handles_lock);
-}
-
-static void handles_del(struct nshm_ring *r)
-{
-	pthread_mutex_lock(&handles_lock);
-	for (struct nshm_ring **pp = &handles; *pp; pp = &priv(*pp)->next) {
-		if (*pp == r) {
-			*pp = priv(r)->next;
-			break;
-		}
-	}
-	pthread_mutex_unlock(&handles_lock);
-}
-
-static void atfork_prepare(void)
-{
-	pthread_mutex_lock(&handles_lock);
-}
-
-static void atfork_parent(void)
-{
-	pthread_mutex_unlock(&handles_lock);
-}
-
-/*
- * A child inherits its parent's handles, but not their roles: the role is
- * the parent's (its participant id, its liveness token), and the parent
- * goes on using it. Disarm the child's copies so that every data-plane
- * call falls into the misuse path (-NSHM_EFORKED, no shared store): the
- * fast path's capacity fields become 0, its index and event pointers the
- * handle's own sinks. nshm_ring_close() in the child only unmaps.
- */
-static void atfork_child(void)
-{
-	for (struct nshm_ring *r = handles; r; r = priv(r)->next) {
-		priv(r)->forked = true;
-		r->pcap = 0;
-		r->ccap = 0;
-		r->tail_p = &r->sink;
-		r->head_p = &r->sink;
-		r->data_ev = &r->sink_ev;
-		r->space_ev = &r->sink_ev;
-	}
-	pthread_mutex_unlock(&handles_lock);
-}
-
-__attribute__((constructor)) static void ring_ctor(void)
-{
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-}
-
-/* Bump the ring's corruption counter, unless we may not write (observer). */
-void nshm__ring_count_corrupt(struct nshm_ring *r)
-{
-	if (r->role == NSHM_RING_PRODUCER || r->role == NSHM_RING_CONSUMER)
-		/* Relaxed: a statistic. */
-		atomic_fetch_add_explicit(&r->sh->ctl.corrupt_seen, 1,
-					  memory_order_relaxed);
-}
-
-int nshm__ring_forked_err(const struct nshm_ring *r)
-{
-	return nshm__err(-NSHM_EFORKED, "ring '%s': this handle was "
-			 "inherited across fork() from pid %ld; its %s role "
-			 "stays with that process (close it here, or attach "
-			 "anew)", priv(r)->name, (long)priv(r)->pid,
-			 nshm__ring_role_name((int)r->role));
-}
-
-/* ---- the cold halves of the fast path --------------------------------- */
-
-uint32_t nshm__ring_misuse(struct nshm_ring *r, int want_role)
-{
-	if (priv(r)->forked) {
-		if (r->err == 0)
-			r->err = -NSHM_EFORKED;
-		nshm__ring_forked_err(r);
-		return 0;
-	}
-	if (r->err == 0)
-		r->err = -EPERM;
-	nshm__err(-EPERM, "%s call on a %s handle of ring '%s'",
-		  nshm__ring_role_name(want_role),
-		  nshm__ring_role_name((int)r->role),
-		  priv(r)->name);
-	return 0;
-}
-
-uint32_t nshm__ring_corrupt(struct nshm_ring *r, uint64_t seen)
-{
-	r->err = -NSHM_ECORRUPT;
-	nshm__ring_count_corrupt(r);
-	if (r->role == NSHM_RING_PRODUCER)
-		nshm__err(-NSHM_ECORRUPT,
-			  "ring '%s': head %llu is not within %u of our "
-			  "tail %llu",
-			  priv(r)->name, (unsigned long long)seen, r->pcap,
-			  (unsigned long long)r->ppos);
-	else
-		nshm__err(-NSHM_ECORRUPT,
-			  "ring '%s': tail %llu is not within %u of our "
-			  "head %llu",
-			  priv(r)->name, (unsigned long long)seen, r->ccap,
-			  (unsigned long long)r->cpos);
-	return 0;
-}
-
-uint32_t nshm__ring_corrupt_seq(struct nshm_ring *r, uint64_t pos,
-				uint64_t seq)
-{
-	r->err = -NSHM_ECORRUPT;
-	nshm__ring_count_corrupt(r);
-	nshm__err(-NSHM_ECORRUPT,
-		  "ring '%s': slot %u holds seq 0x%016llx: neither index "
-		  "%llu published (0x%016llx) nor not yet",
-		  priv(r)->name, (unsigned)(pos & r->mask),
-		  (unsigned long long)seq, (unsigned long long)pos,
-		  (unsigned long long)nshm__ring_seq_pub(r, pos));
-	return 0;
-}
-
-void nshm__ring_wake(struct nshm_ring *r, _Atomic(uint32_t) *ev)
-{
-	struct nshm_ring_side *own = r->role == NSHM_RING_PRODUCER
-					     ? &r->sh->prod
-					     : &r->sh->cons;
-
-	if (ev == &r->sink_ev)
-		return;
-	/* Our caller already ordered (E1) and saw WAITERS. */
-	nshm_event_notify_slow((struct nshm_event *)ev);
-	/* Slow path; only this side writes its counters. */
-	atomic_fetch_add_explicit(&own->wakeups, 1, memory_order_relaxed);
-}
-
-/* ---- handles ---------------------------------------------------------- */
-
-/* Keep the detail of a failure across the cleanup calls that clear it. */
-#define save_err(buf) snprintf(buf, sizeof(buf), "%s", nshm_errdetail())
-
-static struct nshm_ring *handle_new(const char *name)
-{
-	struct nshm_ring *r;
-	struct ring_priv *p;
-
-	r = aligned_alloc(NSHM_LINE_PAIR, sizeof(*r) + NSHM_LINE_PAIR -
-						  sizeof(*r) % NSHM_LINE_PAIR);
-	if (r == NULL)
-		return NULL;
-	memset(r, 0, sizeof(*r));
-	p = calloc(1, sizeof(*p));
-	if (p == NULL) {
-		free(r);
-		return NULL;
-	}
-	snprintf(p->name, sizeof(p->name), "%s", name);
-	p->ws.spins = NSHM_WAIT_SPINS_DEFAULT;
-	p->ws.yields = NSHM_WAIT_YIELDS_DEFAULT;
-	p->membarrier_ok = true;
-	r->priv = p;
-	r->role = NSHM_RING_OBSERVER;
-	r->tail_p = &r->sink;
-	r->head_p = &r->sink;
-	r->data_ev = &r->sink_ev;
-	r->space_ev = &r->sink_ev;
-	return r;
-}
-
-static void handle_free(struct nshm_ring *r)
-{
-	free(r->priv);
-	free(r);
-}
-
-/* Point the handle at a validated mapping. */
-static int handle_bind(struct nshm_ring *r, struct nshm_seg *seg, void *area,
-		       const struct nshm_ring_config *cfg, bool writable)
-{
-	struct ring_priv *p = priv(r);
-	int ret;
-
-	p->seg = seg;
-	p->area = area;
-	p->cfg = *cfg;
-	r->sh = area;
-	r->slots = (unsigned char *)area + cfg->slots_off;
-	r->mask = cfg->capacity - 1;
-	r->stride = cfg->slot_stride;
-	r->esize = cfg->elem_size;
-	r->seq_off = cfg->seq_off; /* validated (seq_off_ok()) */
-	r->seq_key = cfg->seq_key;
-	p->ops = ops_of(cfg->kind);
-	if (!writable)
-		return 0; /* an observer: no participant, no id */
-	ret = nshm_peer_self(area, &p->self);
-	if (ret != 0)
-		return nshm__err(ret, "ring '%s': no participant id for this "
-				 "mapping", p->name);
-	return 0;
 }
 
 /* A random key for element seqs (see ring_layout.h): bit 63 clear. */
@@ -488,6 +227,20 @@ static int take_role(struct nshm_ring *r, int role)
 
 	if (role == NSHM_RING_OBSERVER)
 		return 0;
+	if (role == NSHM_RING_SUBSCRIBER) {
+		/* Broadcast only: a read-only mapping, no role entry. */
+		if (priv(r)->cfg.kind != NSHM_RING_BROADCAST)
+			return nshm__err(-EINVAL, "ring '%s': subscribers are "
+					 "for broadcast rings, this is %s",
+					 priv(r)->name, nshm__ring_kind_name(
+						 priv(r)->cfg.kind));
+		ret = priv(r)->ops->take(r, role);
+		if (ret != 0)
+			return ret;
+		priv(r)->pid = getpid();
+		r->role = (uint32_t)role;
+		return 0;
+	}
 	ret = nshm__ring_claim(r, role);
 	if (ret != 0)
 		return ret;
@@ -518,11 +271,7 @@ static int make_config(struct nshm_ring_params *p,
 		if (p->reserved[i] != 0)
 			return nshm__err(-EINVAL, "ring params: reserved "
 					 "field %u is not 0", i);
-	if (p->kind == NSHM_RING_BROADCAST || p->kind == NSHM_RING_RECORDS)
-		return nshm__err(-EOPNOTSUPP, "ring kind %s is not "
-				 "implemented yet",
-				 nshm__ring_kind_name(p->kind));
-	ops = ops_of(p->kind);
+	ops = nshm__ring_ops_of(p->kind);
 	if (ops == NULL)
 		return nshm__err(-EINVAL, "unknown ring kind %u", p->kind);
 	ret = check_type(type);
@@ -575,12 +324,50 @@ static int make_config(struct nshm_ring_params *p,
 		cfg->flags = NSHM_RING_CFG_ELEM_SEQ;
 		cfg->seq_key = new_seq_key();
 	}
+	if (ops->fill_config != NULL)
+		ops->fill_config(cfg, p);
 	cfg->area_size = cfg->slots_off + (uint64_t)p->capacity * stride;
 	snprintf(cfg->type_name, sizeof(cfg->type_name), "%s",
 		 type->name ? type->name : "");
 	cfg->crc = nshm__crc32c(cfg, offsetof(struct nshm_ring_config, crc));
 	*ops_out = ops;
 	return 0;
+}
+
+/* Bind a validated mapping, take @p role, and hand the handle out. */
+static int handle_finish(struct nshm_ring *r, struct nshm_seg *seg,
+			 void *area, const struct nshm_ring_config *cfg,
+			 int role, struct nshm_ring **out)
+{
+	int ret = nshm__ring_handle_bind(r, seg, area, cfg,
+					 role != NSHM_RING_OBSERVER &&
+						 role != NSHM_RING_SUBSCRIBER);
+
+	if (ret == 0)
+		ret = take_role(r, role);
+	if (ret != 0)
+		return ret;
+	nshm__ring_handles_add(r);
+	*out = r;
+	return 0;
+}
+
+/*
+ * Undo a create or attach that failed with @p ret after mapping: unmap,
+ * close, remove the name we created (@p created_name), keep the detail.
+ */
+static int handle_abort(struct nshm_ring *r, struct nshm_seg *seg, void *area,
+			int ret, const char *created_name)
+{
+	char why[512];
+
+	save_err(why);
+	nshm_seg_detach(seg, area);
+	nshm_seg_close(seg);
+	if (created_name != NULL)
+		nshm_seg_delete(created_name);
+	nshm__ring_handle_free(r);
+	return nshm__err(ret, "%s", why);
 }
 
 int nshm_ring_create_with(const char *name, const struct nshm_ring_params *pp,
@@ -590,7 +377,6 @@ int nshm_ring_create_with(const char *name, const struct nshm_ring_params *pp,
 	struct nshm_ring_config cfg;
 	struct nshm_ring_params p;
 	struct build_arg b;
-	char why[512];
 	struct nshm_ring *r;
 	struct nshm_seg *seg = NULL;
 	void *area = NULL;
@@ -609,7 +395,7 @@ int nshm_ring_create_with(const char *name, const struct nshm_ring_params *pp,
 	if (ret != 0)
 		return ret;
 
-	r = handle_new(name);
+	r = nshm__ring_handle_new(name);
 	if (r == NULL)
 		return nshm__err(-ENOMEM, "out of memory for a ring handle");
 	/*
@@ -636,24 +422,13 @@ int nshm_ring_create_with(const char *name, const struct nshm_ring_params *pp,
 		nshm_seg_detach(seg, area);
 		area = ro;
 	}
-	ret = handle_bind(r, seg, area, &cfg, p.role != NSHM_RING_OBSERVER);
+	ret = handle_finish(r, seg, area, &cfg, (int)p.role, out);
 	if (ret == 0)
-		ret = take_role(r, (int)p.role);
-	if (ret != 0)
-		goto err_detach;
-	handles_add(r);
-	*out = r;
-	return 0;
-
+		return 0;
 err_detach:
-	save_err(why);
-	nshm_seg_detach(seg, area);
-	nshm_seg_close(seg);
-	nshm_seg_delete(name);
-	handle_free(r);
-	return nshm__err(ret, "%s", why);
+	return handle_abort(r, seg, area, ret, name);
 err_free:
-	handle_free(r);
+	nshm__ring_handle_free(r);
 	return ret;
 }
 
@@ -732,16 +507,16 @@ static int validate_config(const struct nshm_ring_config *c, size_t seg_size,
 	    c->elem_size == 0 || c->elem_size > NSHM_RING_ELEM_MAX ||
 	    !is_pow2(c->elem_align) || c->elem_align > NSHM_RING_ALIGN_MAX ||
 	    c->elem_size % c->elem_align != 0 ||
-	    ops_of(c->kind) == NULL ||
+	    nshm__ring_ops_of(c->kind) == NULL ||
 	    (uint32_t)c->max_producers + c->max_consumers >
 		    NSHM_RING_ROLES_MAX ||
 	    c->slots_off != slots_offset(c->elem_align, c->max_producers +
 							    c->max_consumers) ||
 	    (c->flags & ~NSHM_RING_CFG_ELEM_SEQ) != 0 ||
-	    c->slot_stride != ops_of(c->kind)->stride(
+	    c->slot_stride != nshm__ring_ops_of(c->kind)->stride(
 				      c->elem_size, c->elem_align,
 				      c->flags & NSHM_RING_CFG_ELEM_SEQ) ||
-	    !ops_of(c->kind)->config_ok(c) ||
+	    !nshm__ring_ops_of(c->kind)->config_ok(c) ||
 	    c->area_size !=
 		    c->slots_off + (uint64_t)c->capacity * c->slot_stride ||
 	    memchr(c->type_name, '\0', sizeof(c->type_name)) == NULL)
@@ -827,7 +602,7 @@ int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 				 "NSHM_ALLOW_OTHER_OWNER)",
 				 flags & ~(unsigned int)NSHM_RING_ATTACH_FLAGS);
 
-	r = handle_new(name);
+	r = nshm__ring_handle_new(name);
 	if (r == NULL)
 		return nshm__err(-ENOMEM, "out of memory for a ring handle");
 	ret = nshm_seg_open(name, 0, flags & NSHM_ALLOW_OTHER_OWNER, 0, &seg);
@@ -843,7 +618,8 @@ int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 	}
 	/* An observer maps read-only: nothing it does can disturb the ring. */
 	ret = nshm_seg_attach(seg, (flags & (NSHM_PREFAULT | NSHM_MLOCK)) |
-				       (role == NSHM_RING_OBSERVER
+				       (role == NSHM_RING_OBSERVER ||
+							role == NSHM_RING_SUBSCRIBER
 						? NSHM_READONLY
 						: 0u),
 			      &area);
@@ -857,28 +633,18 @@ int nshm_ring_attach(const char *name, enum nshm_ring_kind kind,
 	ret = validate_config(&cfg, size, kind, type, name);
 	if (ret != 0)
 		goto err_detach;
-	ret = handle_bind(r, seg, area, &cfg, role != NSHM_RING_OBSERVER);
+	ret = handle_finish(r, seg, area, &cfg, (int)role, out);
 	if (ret == 0)
-		ret = take_role(r, (int)role);
-	if (ret != 0)
-		goto err_detach;
-	handles_add(r);
-	*out = r;
-	return 0;
-
+		return 0;
 err_detach:
-	save_err(why);
-	nshm_seg_detach(seg, area);
-	nshm_seg_close(seg);
-	handle_free(r);
-	return nshm__err(ret, "%s", why);
+	return handle_abort(r, seg, area, ret, NULL);
 err_close:
 	save_err(why);
 	nshm_seg_close(seg);
-	handle_free(r);
+	nshm__ring_handle_free(r);
 	return nshm__err(ret, "%s", why);
 err_free:
-	handle_free(r);
+	nshm__ring_handle_free(r);
 	return ret;
 }
 
@@ -893,7 +659,7 @@ int nshm_ring_close(struct nshm_ring *r)
 		return 0;
 	nshm__err_clear();
 	p = priv(r);
-	handles_del(r);
+	nshm__ring_handles_del(r);
 	/* A child's inherited handle only unmaps: the role is the parent's. */
 	if (!p->forked && (r->role == NSHM_RING_PRODUCER ||
 			   r->role == NSHM_RING_CONSUMER)) {
@@ -910,7 +676,7 @@ int nshm_ring_close(struct nshm_ring *r)
 	}
 	ret = nshm_seg_detach(p->seg, p->area);
 	ret2 = nshm_seg_close(p->seg);
-	handle_free(r);
+	nshm__ring_handle_free(r);
 	return ret != 0 ? ret : ret2;
 }
 

@@ -47,6 +47,7 @@ struct ring_priv {
 	struct nshm_wait_strategy ws;
 	struct nshm_ring_config cfg; /* validated copy of the config line */
 	const struct ring_kind_ops *ops;
+	uint64_t kind_state[8];	     /* the kind's own local state */
 	struct nshm_ring *next;	     /* every open handle of this process */
 	char name[NSHM_NAME_MAX + 4096 + 8];
 };
@@ -107,17 +108,31 @@ struct ring_kind_ops {
 	void (*stats)(struct nshm_ring *r, struct nshm_ring_stats *st);
 	/* nshm_ring_check(): the kind's index and slot checks. */
 	int (*check)(struct nshm_ring *r, uint64_t head, uint64_t tail);
+	/* Optional, create: record kind parameters in the config (CRC'd). */
+	void (*fill_config)(struct nshm_ring_config *c,
+			    const struct nshm_ring_params *p);
 };
 
 extern const struct ring_kind_ops nshm__spsc_ops;
 extern const struct ring_kind_ops nshm__mpmc_ops;
+extern const struct ring_kind_ops nshm__bcast_ops;
 
-/* core.c */
+/* handle.c */
+const struct ring_kind_ops *nshm__ring_ops_of(uint32_t kind);
+struct nshm_ring *nshm__ring_handle_new(const char *name);
+void nshm__ring_handle_free(struct nshm_ring *r);
+int nshm__ring_handle_bind(struct nshm_ring *r, struct nshm_seg *seg,
+			   void *area, const struct nshm_ring_config *cfg,
+			   bool writable);
+void nshm__ring_handles_add(struct nshm_ring *r);
+void nshm__ring_handles_del(struct nshm_ring *r);
 const char *nshm__ring_role_name(int role);
 const char *nshm__ring_kind_name(uint32_t kind);
 void nshm__ring_test_point(struct nshm_ring *r, int point);
 void nshm__ring_count_corrupt(struct nshm_ring *r);
 int nshm__ring_forked_err(const struct nshm_ring *r);
+
+/* core.c */
 uint32_t nshm__ring_trailing_seq_off(uint32_t size);
 uint32_t nshm__ring_slot_stride(uint32_t size, uint32_t align, bool elem_seq);
 
