@@ -43,7 +43,8 @@ _nshm()
 	watch) opts="--count --interval --json --plain" ;;
 	create)
 		opts="--mode --excl --huge --prefault --mlock --kind --elem-size
-		      --capacity --type-name --type-version --align --seq-offset --json"
+		      --capacity --type-name --type-version --align --seq-offset --json
+		      --max-producers --max-consumers"
 		;;
 	rm | delete) opts="--force" ;;
 	gc) opts="--force --json --path" ;;
@@ -65,7 +66,8 @@ _nshm()
 		return
 		;;
 	-m | --mode | -e | --elem-size | -c | --capacity | --type-name | \
-		--type-version | --align | --seq-offset | -n | --count | \
+		--type-version | --align | --seq-offset | --max-producers | \
+		--max-consumers | -n | --count | \
 		-i | --interval | --rate | --timeout)
 		return
 		;;

@@ -335,8 +335,8 @@ static const struct command commands[] = {
 	  "usage: nshm create [-x] [-m MODE] [--huge] [--prefault] NAME SIZE\n"
 	  "       nshm create -k KIND -e ELEM_SIZE -c CAPACITY [options] NAME\n"
 	  "The first form makes a raw segment of SIZE bytes (64k, 16M, 1G);\n"
-	  "the second a ring (KIND: spsc; mpmc, broadcast and records are\n"
-	  "reserved for kinds the library does not have yet).\n"
+	  "the second a ring (KIND: spsc, mpmc; broadcast and records are\n"
+	  "passed to the library, which refuses a kind it does not have yet).\n"
 	  "  -m, --mode MODE       permission bits, octal (default 0600)\n"
 	  "  -x, --excl            raw segment: fail if it exists (a ring always does)\n"
 	  "  --huge                huge pages (falls back to normal pages)\n"
@@ -349,6 +349,8 @@ static const struct command commands[] = {
 	  "  --type-version V      ring: type version (default 1)\n"
 	  "  --align A             ring: element alignment (default 1)\n"
 	  "  --seq-offset O        ring: the element's own 8-byte seq field at O\n"
+	  "  --max-producers N     mpmc: producer entries of the role table\n"
+	  "  --max-consumers N     mpmc: consumer entries (default 8 each)\n"
 	  "  --json                describe what was made as JSON\n" },
 	{ "rm", "delete", cmd_rm, "remove names (mappings keep working)",
 	  "usage: nshm rm [-f] NAME...\n"

@@ -15,9 +15,11 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <nshm/mpmc.h>
 #include <nshm/ring.h>
 #include <nshm/shm.h>
 #include <nshm/sync.h>
+
 
 /*
  * Exit codes: distinct per failure class, documented in `nshm --help` and
@@ -169,6 +171,7 @@ struct ring_create_opts {
 	const struct ring_kind *kind;
 	uint32_t elem_size, capacity, align, type_version;
 	uint32_t seq_offset; /* UINT32_MAX: no seq field */
+	uint32_t max_producers, max_consumers; /* 0: the kind's default */
 	const char *type_name;
 	unsigned flags, mode;
 };

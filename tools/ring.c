@@ -22,12 +22,13 @@ const struct ring_kind ring_kinds[] = {
 	  nshm_ring_push_wait_fn, nshm_ring_pop_fn, nshm_ring_pop_wait_fn,
 	  nshm_ring_position_fn },
 	/*
-	 * Reserved by the library (nshm_ring_create() says -EOPNOTSUPP):
+	 * Kinds the library may not have (create then says -EOPNOTSUPP):
 	 * listed so that create passes them through the day they exist, and
 	 * ls/info/watch name them. Filling in the data plane enables pub/sub.
 	 */
 	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers", true,
-	  NULL, NULL, NULL, NULL },
+	  nshm_mpmc_push_wait_fn, nshm_mpmc_pop_fn, nshm_mpmc_pop_wait_fn,
+	  NULL },
 	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader", true,
 	  NULL, NULL, NULL, NULL },
 	{ "records", NSHM_RING_RECORDS, "variable-size records", false,
@@ -94,8 +95,17 @@ int ring_create(const char *name, const struct ring_create_opts *o, bool json)
 	int rc;
 
 	/* The creator takes no role: it only builds the ring and leaves. */
-	rc = nshm_ring_create(name, o->kind->kind, &t, o->capacity,
-			      NSHM_RING_OBSERVER, o->flags, o->mode, &r);
+	struct nshm_ring_params p = NSHM_RING_PARAMS_INIT;
+
+	p.kind = o->kind->kind;
+	p.type = &t;
+	p.capacity = o->capacity;
+	p.role = NSHM_RING_OBSERVER;
+	p.flags = o->flags;
+	p.mode = o->mode;
+	p.max_producers = o->max_producers;
+	p.max_consumers = o->max_consumers;
+	rc = nshm_ring_create_with(name, &p, &r);
 	if (rc == -EOPNOTSUPP)
 		fprintf(stderr, "nshm create: this library has no %s rings "
 			"yet\n", o->kind->name);
@@ -117,7 +127,7 @@ int ring_create(const char *name, const struct ring_create_opts *o, bool json)
 int cmd_create(int argc, char **argv)
 {
 	enum { O_HUGE = 256, O_PREFAULT, O_MLOCK, O_TNAME, O_TVER, O_ALIGN,
-	       O_SEQ, O_JSON };
+	       O_SEQ, O_JSON, O_MAXP, O_MAXC };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "excl", no_argument, NULL, 'x' },
@@ -132,6 +142,8 @@ int cmd_create(int argc, char **argv)
 		{ "align", required_argument, NULL, O_ALIGN },
 		{ "seq-offset", required_argument, NULL, O_SEQ },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "max-producers", required_argument, NULL, O_MAXP },
+		{ "max-consumers", required_argument, NULL, O_MAXC },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ring_create_opts ro = {
@@ -193,6 +205,13 @@ int cmd_create(int argc, char **argv)
 						   optarg);
 			break;
 		case O_JSON: json = true; break;
+		case O_MAXP:
+		case O_MAXC:
+			if (parse_u32(optarg, c == O_MAXP ? &ro.max_producers
+							  : &ro.max_consumers) != 0)
+				return usage_error("create", "bad role count %s",
+						   optarg);
+			break;
 		default:
 			return usage_error("create", "bad option");
 		}

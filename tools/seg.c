@@ -255,6 +255,12 @@ void segview_json(FILE *f, const struct segview *v)
 	fputc(',', f);
 	role_json(f, "consumer", s->consumer_alive, v->consumer_state,
 		  s->consumer_pid, s->consumer_attaches);
+	fprintf(f, ",\"max_producers\":%u,\"max_consumers\":%u,"
+		"\"producers\":%u,\"consumers\":%u,\"skipped\":%llu,"
+		"\"claim_retries\":%llu",
+		s->max_producers, s->max_consumers, s->producers, s->consumers,
+		(unsigned long long)s->skipped,
+		(unsigned long long)s->claim_retries);
 	fprintf(f, ",\"pushed\":%llu,\"popped\":%llu,\"full_waits\":%llu,"
 		"\"empty_waits\":%llu,\"producer_parks\":%llu,"
 		"\"consumer_parks\":%llu,\"producer_wakeups\":%llu,"
@@ -703,12 +709,20 @@ static void info_print(const struct segview *v)
 	printf("fill        %llu of %u (%.1f%%)\n",
 	       (unsigned long long)s->count, s->capacity,
 	       100.0 * (double)s->count / s->capacity);
-	printf("producer    %s, last pid %u, %u attaches\n",
-	       role_state_str(s->producer_alive, v->producer_state),
-	       s->producer_pid, s->producer_attaches);
-	printf("consumer    %s, last pid %u, %u attaches\n",
-	       role_state_str(s->consumer_alive, v->consumer_state),
-	       s->consumer_pid, s->consumer_attaches);
+	if (s->kind == NSHM_RING_SPSC) { /* one holder per role */
+		printf("producer    %s, last pid %u, %u attaches\n",
+		       role_state_str(s->producer_alive, v->producer_state),
+		       s->producer_pid, s->producer_attaches);
+		printf("consumer    %s, last pid %u, %u attaches\n",
+		       role_state_str(s->consumer_alive, v->consumer_state),
+		       s->consumer_pid, s->consumer_attaches);
+	}
+	printf("roles       producers %u live of %u, consumers %u live of %u\n",
+	       s->producers, s->max_producers, s->consumers, s->max_consumers);
+	if (s->kind != NSHM_RING_SPSC)
+		printf("recovery    %llu slots skipped for dead claimants, "
+		       "%llu claim retries\n", (unsigned long long)s->skipped,
+		       (unsigned long long)s->claim_retries);
 	printf("pushed      %llu\npopped      %llu\n",
 	       (unsigned long long)s->pushed, (unsigned long long)s->popped);
 	printf("waits       full %llu, empty %llu\n",

@@ -181,6 +181,16 @@ static const char *si(char *buf, size_t n, double v)
 	return buf;
 }
 
+/* Role-table counters, where the library has them: added to a ring. */
+static void role_json(const struct nshm_ring_stats *s)
+{
+	printf(",\"producers\":%u,\"consumers\":%u,\"max_producers\":%u,"
+	       "\"max_consumers\":%u,\"skipped\":%llu,\"claim_retries\":%llu",
+	       s->producers, s->consumers, s->max_producers, s->max_consumers,
+	       (unsigned long long)s->skipped,
+	       (unsigned long long)s->claim_retries);
+}
+
 static void print_json(struct watched *ws, int n, double t, double dt,
 		       unsigned long seq)
 {
@@ -200,6 +210,7 @@ static void print_json(struct watched *ws, int n, double t, double dt,
 		} else {
 			fputs(",\"error\":null", stdout);
 		}
+		role_json(s);
 		fprintf(stdout,
 			",\"kind\":\"%s\",\"elem_size\":%u,\"capacity\":%u,"
 			"\"count\":%llu,\"fill\":%.4f,\"pushed\":%llu,"
@@ -232,6 +243,8 @@ static void print_json(struct watched *ws, int n, double t, double dt,
 	fputs("]}\n", stdout);
 	fflush(stdout);
 }
+
+
 
 static void print_plain(struct watched *ws, int n, double t)
 {
@@ -293,6 +306,9 @@ static void draw(struct watched *ws, int n, double interval, bool rates)
 		snprintf(roles, sizeof(roles), "%s/%s",
 			 alive_str(s->producer_alive),
 			 alive_str(s->consumer_alive));
+		if (s->kind != NSHM_RING_SPSC) /* many holders: live counts */
+			snprintf(roles, sizeof(roles), "%up/%uc", s->producers,
+				 s->consumers);
 		printf("%-20.20s %-5s %8s %8s %9s %13s %7llu %7llu %7llu %6llu "
 		       "%-11s%s%s\n",
 		       w->name, ring_kind_str(s->kind),

@@ -7,7 +7,7 @@ nshm=$1
 n="nshmt-clir-$$"
 tmp=$(mktemp -d)
 cleanup() {
-	for x in "$n" "$n-b" "$n-k" "$n-raw" "$n-bad" "$n-ver" "$n-perm" "sysv:$n"; do
+	for x in "$n" "$n-b" "$n-k" "$n-mp" "$n-raw" "$n-bad" "$n-ver" "$n-perm" "sysv:$n"; do
 		"$nshm" rm "$x" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -97,6 +97,27 @@ check "options after the NAME" 0 '^\{"index":67,"size":24,"hex":"aa0{46}"\}$' --
 	"$nshm" sub "$n" --json -n 1
 ok "sub --json parses as JSON lines" bash -c \
 	'"$1" sub --json "$2" | python3 -m json.tool --json-lines >/dev/null' _ "$nshm" "$n"
+
+# MPMC, where the library has it: two producers at once into one ring, one
+# consumer; every element arrives once (the order between producers is
+# theirs to pick).
+if "$nshm" create -k mpmc -e 16 -c 256 --max-producers 4 --max-consumers 2 \
+	"$n-mp" >/dev/null 2>&1; then
+	head -c 1600 /dev/urandom >"$tmp/mp"
+	head -c 800 "$tmp/mp" >"$tmp/mp1"
+	tail -c 800 "$tmp/mp" >"$tmp/mp2"
+	"$nshm" pub --raw "$n-mp" <"$tmp/mp1" &
+	p1=$!
+	"$nshm" pub --raw "$n-mp" <"$tmp/mp2"
+	wait "$p1"
+	check "mpmc roles" 0 "producers 0 live of 4, consumers 0 live of 2" -- \
+		"$nshm" info "$n-mp"
+	"$nshm" sub --raw "$n-mp" >"$tmp/mpout"
+	ok "mpmc: each element once" cmp -s <(od -An -tx1 -w16 "$tmp/mp" | sort) \
+		<(od -An -tx1 -w16 "$tmp/mpout" | sort)
+	json "mpmc info --json" "$nshm" info --json "$n-mp"
+	"$nshm" rm "$n-mp"
+fi
 
 # --- failures and their exit codes ------------------------------------------
 check "pub bad hex" 1 "line 1: not hex" -- "$nshm" pub "$n" <<<"zz"
