@@ -187,9 +187,9 @@ static bool held_table_add(uintptr_t key)
 		uintptr_t expect = 0;
 
 		/*
-		 * Relaxed: the table is advisory bookkeeping read only by
-		 * nshm__mutex_held_in() in a detach of this process; the lock
-		 * itself orders the protected data.
+		 * Relaxed: process-local bookkeeping; the lock orders the
+		 * protected data, and a holder's key is published to its
+		 * siblings by the release half of its CAS (SYNC-R15).
 		 */
 		if (atomic_compare_exchange_strong_explicit(
 			    e, &expect, key, memory_order_relaxed,
@@ -456,20 +456,23 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 
 		if (o == 0) {
 			held_mark(m, &waiting, false); /* visible before */
-			/* SYNC-A10: pairs with SYNC-R10 of the last unlock. */
+			/* SYNC-A10 and SYNC-R15, as in lock_common(). */
 			if (atomic_compare_exchange_strong_explicit(
 				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS) |
 							  sleep_bit,
-				    memory_order_acquire, memory_order_relaxed))
+				    memory_order_acq_rel, memory_order_relaxed))
 				return acquired(m, t, id, false);
 			continue;
 		}
 		if (o != id && !id_valid(o)) {
 			held_mark(m, &waiting, false);
-			/* Garbage or ABANDONED: no owner to ask. SYNC-A11. */
+			/*
+			 * Garbage or ABANDONED: no owner to ask. SYNC-A11
+			 * (below), and SYNC-R15 as in lock_common().
+			 */
 			if (atomic_compare_exchange_strong_explicit(
 				    &m->word, &v, id | (v & NSHM__LOCK_WAITERS),
-				    memory_order_acquire, memory_order_relaxed))
+				    memory_order_acq_rel, memory_order_relaxed))
 				return acquired(m, t, id, true);
 			continue;
 		}
@@ -498,12 +501,13 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 				 * exit_sem), not by a release of its own; a
 				 * thread that exited holding it released
 				 * through SYNC-R10 in held_thread_exit(), which
-				 * this acquire pairs with.
+				 * this acquire pairs with. (Release half:
+				 * SYNC-R15.)
 				 */
 				if (atomic_compare_exchange_strong_explicit(
 					    &m->word, &v,
 					    id | (v & NSHM__LOCK_WAITERS),
-					    memory_order_acquire,
+					    memory_order_acq_rel,
 					    memory_order_relaxed))
 					return acquired(m, t, id, true);
 				continue;
@@ -520,10 +524,23 @@ static int lock_slow(struct nshm_mutex *m, struct held_tls *t, uint32_t id,
 			 * steal.
 			 */
 			probe = false;
-			forged = held_table_has((uintptr_t)m) ||
-					 held_table_has((uintptr_t)m)
-				 ? 0
-				 : forged + 1;
+			/*
+			 * SYNC-A15: pairs with SYNC-R15 (the holder's CAS
+			 * releases its key): if the word still names us, the
+			 * key of whoever put it there is visible. (An unlock's
+			 * key removal may be seen before its release of the
+			 * word: that needs three checks in a row to matter and
+			 * then costs an error, never a steal.)
+			 */
+			if ((atomic_load_explicit(&m->word,
+						  memory_order_acquire) &
+			     NSHM__LOCK_OWNER) != id)
+				forged = 0;
+			else
+				forged = held_table_has((uintptr_t)m) ||
+						 held_table_has((uintptr_t)m)
+					 ? 0
+					 : forged + 1;
 			if (forged >= 3) {
 				held_unreserve(m, waiting);
 				return nshm__err(-NSHM_ECORRUPT,
@@ -580,9 +597,13 @@ static int lock_common(struct nshm_mutex *m, const struct timespec *deadline,
 		return nshm__err(-ENOLCK, "this thread holds %d nshm mutexes "
 				 "(or the process %u): the limit; nothing was "
 				 "locked", HELD_TLS_MAX, HELD_TABLE_SIZE);
-	/* SYNC-A10: pairs with SYNC-R10 of the last unlock. */
+	/*
+	 * SYNC-A10: pairs with SYNC-R10 of the last unlock. Its release half
+	 * is SYNC-R15: our table key (held_reserve()) is visible to a sibling
+	 * that sees our id in the word (SYNC-A15 in lock_slow()).
+	 */
 	if (nshm_likely(atomic_compare_exchange_strong_explicit(
-		    &m->word, &zero, id, memory_order_acquire,
+		    &m->word, &zero, id, memory_order_acq_rel,
 		    memory_order_relaxed)))
 		return acquired(m, t, id, false);
 	return lock_slow(m, t, id, deadline, try_only);
