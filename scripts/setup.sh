@@ -6,11 +6,13 @@ set -euo pipefail
 pkgs=(
 	build-essential cmake pkg-config  # gcc, g++
 	clang           # tests/headers: every header under clang and clang++ too
+	libclang-rt-14-dev # libFuzzer for tests/fuzz (clang only recommends it)
 	libcmocka-dev   # every unit and multi-process test
 	liburcu-dev     # process-local tables of open segments
 	libhwloc-dev    # CPU placement for demos and benchmarks
 	libnspr4-dev    # NSPR types and error codes for the compat library
 	libbenchmark-dev # optional google-benchmark microbenchmarks
+	libck-dev       # nshm-bench's ck-mpmc, Concurrency Kit (benchmark only)
 	gnuplot-nox     # nshm-bench --plot
 	python3         # JSON checks in CI
 	tmux            # the nshm watch terminal UI test (tests/cli)
