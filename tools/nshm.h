@@ -79,14 +79,18 @@ struct ring_kind {
 	bool fixed_elem;
 	/*
 	 * The data plane pub/sub use (NULL: pub/sub do not handle the kind
-	 * yet). A kind whose handles take the generic _fn calls reuses the
-	 * SPSC ones; one with its own header (<nshm/mpmc.h>) names its own.
+	 * yet), as thin adapters in ring.c over the kind's own _fn calls.
+	 * pop: 1 got one, 0 empty, < 0 error; pop_wait: 0 or < 0. A kind
+	 * whose reader can fall behind (broadcast) adds what it missed to
+	 * *missed instead of failing (and returns 0, or 1 with an element);
+	 * sub reports it and reads on.
 	 */
 	int (*push_wait)(struct nshm_ring *r, const void *elem,
 			 const struct timespec *deadline);
-	bool (*pop)(struct nshm_ring *r, void *elem);
+	int (*pop)(struct nshm_ring *r, void *elem, uint64_t *missed);
 	int (*pop_wait)(struct nshm_ring *r, void *elem,
-			const struct timespec *deadline);
+			const struct timespec *deadline, uint64_t *missed);
+	enum nshm_ring_role reader; /* the role sub attaches in */
 	uint64_t (*position)(const struct nshm_ring *r); /* or NULL */
 };
 

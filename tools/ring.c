@@ -16,23 +16,50 @@
 
 /* ---- the table of ring kinds ---------------------------------------------- */
 
+/* Adapters: each kind's data plane in the shape the table wants. */
+static int spsc_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
+{
+	(void)missed;
+	return nshm_ring_pop_fn(r, elem) ? 1 : nshm_ring_error_fn(r);
+}
+
+static int spsc_pop_wait(struct nshm_ring *r, void *elem,
+			 const struct timespec *deadline, uint64_t *missed)
+{
+	(void)missed;
+	return nshm_ring_pop_wait_fn(r, elem, deadline);
+}
+
+static int mpmc_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
+{
+	(void)missed;
+	return nshm_mpmc_pop_fn(r, elem) ? 1 : nshm_ring_error_fn(r);
+}
+
+static int mpmc_pop_wait(struct nshm_ring *r, void *elem,
+			 const struct timespec *deadline, uint64_t *missed)
+{
+	(void)missed;
+	return nshm_mpmc_pop_wait_fn(r, elem, deadline);
+}
+
 const struct ring_kind ring_kinds[] = {
 	{ "spsc", NSHM_RING_SPSC,
 	  "single producer, single consumer, fixed-size elements", true,
-	  nshm_ring_push_wait_fn, nshm_ring_pop_fn, nshm_ring_pop_wait_fn,
+	  nshm_ring_push_wait_fn, spsc_pop, spsc_pop_wait, NSHM_RING_CONSUMER,
 	  nshm_ring_position_fn },
+	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers", true,
+	  nshm_mpmc_push_wait_fn, mpmc_pop, mpmc_pop_wait, NSHM_RING_CONSUMER,
+	  NULL },
 	/*
 	 * Kinds the library may not have (create then says -EOPNOTSUPP):
 	 * listed so that create passes them through the day they exist, and
 	 * ls/info/watch name them. Filling in the data plane enables pub/sub.
 	 */
-	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers", true,
-	  nshm_mpmc_push_wait_fn, nshm_mpmc_pop_fn, nshm_mpmc_pop_wait_fn,
-	  NULL },
 	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader", true,
-	  NULL, NULL, NULL, NULL },
+	  NULL, NULL, NULL, NSHM_RING_SUBSCRIBER, NULL },
 	{ "records", NSHM_RING_RECORDS, "variable-size records", false,
-	  NULL, NULL, NULL, NULL },
+	  NULL, NULL, NULL, NSHM_RING_CONSUMER, NULL },
 };
 const size_t ring_kinds_n = sizeof(ring_kinds) / sizeof(ring_kinds[0]);
 
@@ -336,6 +363,8 @@ static int attach_as(const char *name, enum nshm_ring_role role,
 		.seq_offset = (cfg->flags & NSHM_RING_CFG_ELEM_SEQ)
 				      ? cfg->seq_off : 0,
 	};
+	if (role == NSHM_RING_CONSUMER)
+		role = k->reader; /* e.g. a broadcast subscriber */
 	rc = nshm_ring_attach(name, (enum nshm_ring_kind)cfg->kind, &t, role,
 			      NSHM_ALLOW_OTHER_OWNER, out);
 	if (rc < 0)
@@ -565,6 +594,16 @@ static int write_elem(enum fmt fmt, const unsigned char *buf, size_t size,
 	return ferror(stdout) ? -1 : 0;
 }
 
+/* A reader that fell behind: say how much it missed, where it is read. */
+static void report_missed(const char *name, enum fmt fmt, uint64_t missed)
+{
+	if (fmt == F_JSON)
+		printf("{\"missed\":%llu}\n", (unsigned long long)missed);
+	else
+		fprintf(stderr, "nshm sub: %s: fell behind, missed %llu\n",
+			name, (unsigned long long)missed);
+}
+
 int cmd_sub(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -582,7 +621,7 @@ int cmd_sub(int argc, char **argv)
 	enum fmt fmt = F_HEX;
 	double timeout = 0, idle_since;
 	unsigned char *buf;
-	uint64_t count = 0, got = 0;
+	uint64_t count = 0, got = 0, missed = 0;
 	int c, rc, ret = EX_OK;
 	char *end;
 
@@ -624,11 +663,24 @@ int cmd_sub(int argc, char **argv)
 		struct timespec dl;
 		uint64_t index = k->position ? k->position(r) : got;
 
-		if (!k->pop(r, buf)) {
+		rc = k->pop(r, buf, &missed);
+		if (missed != 0) {
+			report_missed(argv[optind], fmt, missed);
+			missed = 0;
+		}
+		if (rc < 0) {
+			ret = fail("sub", argv[optind], rc);
+			break;
+		}
+		if (rc == 0) {
 			/* Empty: whatever we printed goes out before we sleep. */
 			fflush(stdout);
-			rc = k->pop_wait(r, buf,
-					 nshm_deadline_in(&dl, SLICE_NS));
+			rc = k->pop_wait(r, buf, nshm_deadline_in(&dl, SLICE_NS),
+					 &missed);
+			if (missed != 0) {
+				report_missed(argv[optind], fmt, missed);
+				missed = 0;
+			}
 			if (rc == -ETIMEDOUT) {
 				if (timeout > 0 && now_s() - idle_since >= timeout)
 					break;
