@@ -711,7 +711,6 @@ static void ctl_repair(struct nshm__ctl *c)
 {
 	/* Relaxed: the control lock orders it (see jr_begin()). */
 	uint32_t jc = atomic_load_explicit(&c->jr.commit, memory_order_relaxed);
-	bool fixed = false;
 
 	if (nshm_likely(jc == NSHM_JR_IDLE))
 		return;
@@ -724,14 +723,11 @@ static void ctl_repair(struct nshm__ctl *c)
 		uint32_t st = atomic_load_explicit(&c->slot[i].state,
 						   memory_order_relaxed);
 
-		if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE) {
+		if (st != NSHM_SLOT_FREE && st != NSHM_SLOT_LIVE)
 			atomic_store_explicit(&c->slot[i].state,
 					      NSHM_SLOT_FREE,
 					      memory_order_relaxed);
-			fixed = true;
-		}
 	}
-	(void)fixed;
 	/* Relaxed: as in jr_begin(). */
 	atomic_store_explicit(&c->jr.commit, NSHM_JR_IDLE,
 			      memory_order_relaxed);
@@ -959,7 +955,6 @@ static struct peer_rec *rec_new(struct nshm_seg_hdr *hdr, size_t map_size,
 static int hook_attached(struct nshm_seg_hdr *hdr, size_t len, int fd,
 			 int shmid, bool readonly, uint64_t *cookie)
 {
-	struct nshm__ctl *c = nshm__ctl_of(hdr);
 	struct peer_rec *r;
 	int ret;
 
@@ -997,7 +992,6 @@ static int hook_attached(struct nshm_seg_hdr *hdr, size_t len, int fd,
 		if (ret != 0)
 			goto err;
 	}
-	(void)c;
 	pthread_mutex_lock(&recs_lock);
 	rec_link_locked(r);
 	pthread_mutex_unlock(&recs_lock);
