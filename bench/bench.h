@@ -226,6 +226,8 @@ struct transport {
 	bool nshm;	   /* an nshm ring: gets ratios */
 	bool baseline;	   /* the hardware floor */
 	bool ring_floor;   /* hw-ring: a ring hand-off's floor; latency only */
+	bool is_floor;	   /* mpmc-floor: a floor of its own kind, never a
+			      "best alternative" (report_mpmc.c) */
 	unsigned max_producers, max_consumers;
 	int (*setup)(void **st, const struct bench_params *p, char *why,
 		     size_t whylen);
@@ -386,6 +388,14 @@ extern const struct transport tp_nshm_spsc_seq;
 #endif
 #ifdef NSHM_BENCH_HAVE_CXX
 extern const struct transport tp_nshm_spsc_cxx; /* tp_cxx.cc, nshm.hpp */
+#endif
+/* Many producers / consumers (issue 10; mpmc_common.h, doc/bench.md). */
+extern const struct transport tp_mpmc_floor; /* tp_mpmc_floor.c */
+#ifdef NSHM_BENCH_HAVE_MPMC
+extern const struct transport tp_nshm_mpmc; /* tp_mpmc.c */
+#endif
+#ifdef NSHM_BENCH_HAVE_CK
+extern const struct transport tp_ck_mpmc; /* tp_ck.c, libck */
 #endif
 
 /* POSIX mq limits: raise what root may, and put things back at exit. */

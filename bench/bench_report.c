@@ -159,14 +159,22 @@ static void ratios_of(const struct case_result *res, unsigned n,
 	for (unsigned i = 0; i < n; i++) {
 		const struct case_result *o = &res[i];
 
-		if (o->def.size != c->def.size || o->skipped)
+		if (o->def.size != c->def.size || o->skipped ||
+		    o->def.producers != c->def.producers ||
+		    o->def.consumers != c->def.consumers)
 			continue;
 		if (o->def.tp->baseline && hw == NULL)
 			hw = o;
 		if (o->def.tp->ring_floor && hw_ring == NULL)
 			hw_ring = o;
 		if (o->def.tp->baseline || o->def.tp->ring_floor ||
-		    o->def.tp->nshm)
+		    o->def.tp->nshm || o->def.tp->is_floor)
+			continue;
+		/* An MPMC alternative (ck-mpmc) only for an MPMC ring. */
+		if ((o->def.tp->max_producers > 1 ||
+		     o->def.tp->max_consumers > 1) &&
+		    c->def.tp->max_producers <= 1 &&
+		    c->def.tp->max_consumers <= 1)
 			continue;
 		if (o->have_tput &&
 		    (q->alt_tput == NULL ||
@@ -328,6 +336,9 @@ void report_table(FILE *f, const struct run_info *ri,
 	fprintf(f, "cpu: %s, %d CPUs online; %s\n", ri->cpu_model,
 		ri->ncpus_online, ri->kernel);
 	fprintf(f, "placement: %s\n", ri->pl.desc);
+	if (ri->pl_multi.n > ri->pl.n)
+		fprintf(f, "placement of P x C cases: %s\n",
+			ri->pl_multi.desc);
 	fprintf(f, "clock: %s\n", ri->clock);
 	if (n == 0) { /* --neighbour alone */
 		fprintf(f, "%.1f s in all%s\n", ri->wall_s,
@@ -351,6 +362,12 @@ void report_table(FILE *f, const struct run_info *ri,
 
 		any_nshm |= c->def.tp->nshm;
 		fmt_size(s, sizeof(s), c->def.size);
+		if (c->def.producers != 1 || c->def.consumers != 1) {
+			size_t l = strlen(s); /* "64 4x4": P x C (MPMC) */
+
+			snprintf(s + l, sizeof(s) - l, " %ux%u",
+				 c->def.producers, c->def.consumers);
+		}
 		if (c->skipped) {
 			fprintf(f, "%-10s %-5s %6s  %s\n", c->def.tp->name,
 				mode_name(c->def.mode), s, c->note);
@@ -392,8 +409,9 @@ void report_table(FILE *f, const struct run_info *ri,
 			struct ratios q;
 			char x[48], y[48], z[32];
 
-			if (!c->def.tp->nshm || c->skipped)
-				continue;
+			if (!c->def.tp->nshm || c->skipped ||
+			    c->def.producers != 1 || c->def.consumers != 1)
+				continue; /* P x C: report_mpmc_table() */
 			ratios_of(res, n, c, &q);
 			fmt_size(s, sizeof(s), c->def.size);
 			fmt_num(a, sizeof(a), q.tput_hw, "%.2fx");
@@ -448,6 +466,7 @@ void report_table(FILE *f, const struct run_info *ri,
 			}
 		}
 	}
+	report_mpmc_table(f, res, n);
 tail:
 	if (ri->nb != NULL)
 		report_neighbour(f, ri->nb);
@@ -647,6 +666,8 @@ int report_json(const char *path, const struct run_info *ri,
 	}
 	fprintf(f, "%s],\n  \"neighbour\": ", nnotes ? "\n  " : "");
 	json_neighbour(f, ri->nb);
+	fprintf(f, ",\n  \"mpmc\": ");
+	report_mpmc_json(f, res, n);
 	fprintf(f, ",\n  \"cases\": [");
 	for (unsigned i = 0; i < n; i++) {
 		const struct case_result *c = &res[i];
@@ -700,8 +721,10 @@ int report_json(const char *path, const struct run_info *ri,
 				 "%.1f");
 		}
 		fprintf(f, "]},\n      \"placement\": ");
-		json_placement(f, &ri->pl, "      ");
-		if (c->def.tp->nshm && !c->skipped) {
+		json_placement(f, c->def.producers + c->def.consumers > 2 ?
+					  &ri->pl_multi : &ri->pl, "      ");
+		if (c->def.tp->nshm && !c->skipped &&
+		    c->def.producers == 1 && c->def.consumers == 1) {
 			ratios_of(res, n, c, &q);
 			fprintf(f, ",\n      \"ratios\": {\"tput_x_hw\": ");
 			json_num(f, q.tput_hw, "%.4f");

@@ -130,6 +130,7 @@ struct run_info {
 	char kernel[200];
 	char clock[240];
 	struct placement pl;
+	struct placement pl_multi; /* cases of more than two processes */
 	unsigned reps;
 	uint64_t msgs, rtt_iters, budget_ms;
 	bool quick;
@@ -158,5 +159,13 @@ int report_plot(const char *path, const struct run_info *ri,
 		const struct case_result *res, unsigned n);
 
 const char *mode_name(enum bench_mode m);
+
+/*
+ * The MPMC section (issue 10, report_mpmc.c): P x C table, same-run
+ * ratios and targets; and its "mpmc" JSON object (null without an
+ * nshm-mpmc case).
+ */
+void report_mpmc_table(FILE *f, const struct case_result *res, unsigned n);
+void report_mpmc_json(FILE *f, const struct case_result *res, unsigned n);
 
 #endif /* NSHM_BENCH_REPORT_H */

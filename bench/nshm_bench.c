@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -31,6 +32,13 @@ static const struct transport *const all_transports[] = {
 #ifdef NSHM_BENCH_HAVE_CXX
 	&tp_nshm_spsc_cxx,
 #endif
+#ifdef NSHM_BENCH_HAVE_MPMC
+	&tp_nshm_mpmc,
+#endif
+	&tp_mpmc_floor,
+#ifdef NSHM_BENCH_HAVE_CK
+	&tp_ck_mpmc,
+#endif
 	&tp_pipe,
 	&tp_unix,
 	&tp_mq,
@@ -39,6 +47,7 @@ static const struct transport *const all_transports[] = {
 
 #define MAX_SIZES 32
 #define MAX_CASES 512
+#define MAX_PCS 16
 
 struct options {
 	bool quick;
@@ -56,11 +65,18 @@ struct options {
 	bool mono;
 	bool no_tput, no_rtt;
 	bool selected;	      /* --transports/--sizes/--modes: not a full run */
+	bool sizes_given;     /* --sizes: MPMC transports run these too */
+	bool pcs_given;	      /* --pc */
+	/* Producer x consumer configurations of the MPMC transports. */
+	struct { unsigned p, c; bool sweep; } pcs[MAX_PCS];
+	unsigned npcs;
 	struct nb_options nb; /* the neighbour experiment (neighbour.c) */
 };
 
 static struct bench_ctl *ctl;
 static struct placement pl;
+/* Cases of more than two processes (MPMC): as many CPUs as can be pinned. */
+static struct placement pl_multi;
 /* What the children of the run in progress pin to (see bench_run_roles). */
 static const struct placement *run_pl = &pl;
 static pid_t children[BENCH_MAX_PROCS];
@@ -187,6 +203,14 @@ static void usage(FILE *f)
 "  --mq-depth N        POSIX mq depth wanted (default 10, the unprivileged\n"
 "                      maximum)\n"
 "  --no-tput, --no-rtt skip one of the two measurements\n"
+"  --pc LIST           producer x consumer configurations of the MPMC\n"
+"                      transports (default 1x1,2x1,1x2,2x2,4x4; quick\n"
+"                      1x1,4x4); latency is measured at 1x1 only. They run\n"
+"                      at 64 B, or at every size of --sizes\n"
+"                      (a P x C case of more than 2 processes pins its\n"
+"                      roles round-robin onto as many CPUs as can be had)\n"
+"  --sweep             also 4x1,1x4,8x1,1x8,8x8 (scaling, up to 8P8C), each\n"
+"                      only where P + C CPUs are usable (else skipped)\n"
 "  --cpus A,B          pin to these CPUs instead of asking hwloc\n"
 "  --clock tsc|mono    timestamp source (default tsc when invariant)\n"
 "  --json FILE         write every case as JSON\n"
@@ -247,12 +271,43 @@ static const struct transport *find_transport(const char *name, size_t len)
 	return NULL;
 }
 
+/* "PxC,PxC,...": add each configuration not listed yet. */
+static void parse_pcs(struct options *o, const char *list, bool sweep)
+{
+	for (const char *p = list; *p;) {
+		unsigned long np, nc;
+		char *end;
+		bool dup = false;
+
+		np = strtoul(p, &end, 10);
+		if (end == p || (*end != 'x' && *end != 'X'))
+			die("--pc: '%s': expected a list like 1x1,2x2", list);
+		p = end + 1;
+		nc = strtoul(p, &end, 10);
+		if (end == p || (*end != ',' && *end != '\0') || np == 0 ||
+		    nc == 0 || np + nc > BENCH_MAX_PROCS)
+			die("--pc: '%s': P x C with P, C >= 1 and P + C <= %d",
+			    list, BENCH_MAX_PROCS);
+		p = *end == ',' ? end + 1 : end;
+		for (unsigned i = 0; i < o->npcs; i++)
+			dup |= o->pcs[i].p == np && o->pcs[i].c == nc;
+		if (dup)
+			continue;
+		if (o->npcs >= MAX_PCS)
+			die("--pc: at most %d configurations", MAX_PCS);
+		o->pcs[o->npcs].p = (unsigned)np;
+		o->pcs[o->npcs].c = (unsigned)nc;
+		o->pcs[o->npcs].sweep = sweep;
+		o->npcs++;
+	}
+}
+
 static void parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_QUICK = 256, O_SIZES, O_TPS, O_MODES, O_REPS, O_MSGS,
 	       O_ITERS, O_BUDGET, O_RINGB, O_CAP, O_MQD, O_NOTPUT, O_NORTT,
 	       O_CPUS, O_CLOCK, O_JSON, O_PLOT, O_LIST, O_HELP, O_NB, O_NONB,
-	       O_NBPER, O_NBMS, O_NBREPS, O_NBSCHED };
+	       O_NBPER, O_NBMS, O_NBREPS, O_NBSCHED, O_PC, O_SWEEP };
 	static const struct option lo[] = {
 		{ "quick", no_argument, NULL, O_QUICK },
 		{ "sizes", required_argument, NULL, O_SIZES },
@@ -277,11 +332,14 @@ static void parse_args(int argc, char **argv, struct options *o)
 		{ "neighbour-ms", required_argument, NULL, O_NBMS },
 		{ "neighbour-reps", required_argument, NULL, O_NBREPS },
 		{ "neighbour-sched", required_argument, NULL, O_NBSCHED },
+		{ "pc", required_argument, NULL, O_PC },
+		{ "sweep", no_argument, NULL, O_SWEEP },
 		{ "list", no_argument, NULL, O_LIST },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 }
 	};
-	const char *sizes = NULL, *tps = NULL, *modes = NULL;
+	const char *sizes = NULL, *tps = NULL, *modes = NULL, *pcs = NULL;
+	bool sweep = false;
 	uint64_t reps = 0, msgs = 0, iters = 0, budget = 0, v;
 	uint64_t nb_ms = 0, nb_reps = 0;
 	bool nb_only = false, no_nb = false;
@@ -365,6 +423,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			else
 				die("--neighbour-sched: auto, fifo or other");
 			break;
+		case O_PC: pcs = optarg; break;
+		case O_SWEEP: sweep = true; break;
 		case O_JSON: o->json = optarg; break;
 		case O_PLOT: o->plot = optarg; break;
 		case O_LIST:
@@ -406,6 +466,12 @@ static void parse_args(int argc, char **argv, struct options *o)
 	o->nb.reps = nb_reps ? (unsigned)nb_reps : o->quick ? 3 : 9;
 	o->nb.cpus = o->cpus;
 
+	parse_pcs(o, pcs != NULL ? pcs : o->quick ? "1x1,4x4" :
+			 "1x1,2x1,1x2,2x2,4x4", false);
+	if (sweep)
+		parse_pcs(o, "4x1,1x4,8x1,1x8,8x8", true);
+	o->sizes_given = sizes != NULL;
+	o->pcs_given = pcs != NULL;
 	if (sizes == NULL)
 		sizes = "8,64,256,1024,4096,65536";
 	for (const char *p = sizes; *p;) {
@@ -549,7 +615,9 @@ static int run_children(const struct transport *tp, void *st,
 			const struct bench_params *p, unsigned nprocs,
 			char *err, size_t errlen)
 {
-	return bench_run_roles(tp, st, p, nprocs, NULL, NULL, err, errlen);
+	return bench_run_roles(tp, st, p, nprocs,
+			       nprocs > 2 ? &pl_multi : NULL, NULL, err,
+			       errlen);
 }
 
 const struct bench_ctl *bench_results(void)
@@ -647,6 +715,12 @@ int bench_run_roles(const struct transport *tp, void *st,
 }
 
 static int instance_counter;
+
+/* One producer and one consumer: the case also has a round trip. */
+static bool pair_case(const struct case_def *cd)
+{
+	return cd->producers == 1 && cd->consumers == 1;
+}
 
 /* One measurement of one case. @return 1 skipped, 0 ok, -1 failed. */
 static int measure(const struct options *o, const struct case_def *cd,
@@ -783,7 +857,7 @@ int main(int argc, char **argv)
 	static struct nb_result nb;
 	struct sigaction sa;
 	struct utsname un;
-	unsigned nc = 0, maxprocs = 2;
+	unsigned nc = 0, maxprocs = 2, maxmulti = 2;
 	uint64_t start;
 	bool tty = isatty(STDERR_FILENO);
 	time_t now;
@@ -795,6 +869,8 @@ int main(int argc, char **argv)
 	for (unsigned t = 0; t < o.ntps && !o.nb.only; t++) {
 		const struct transport *tp = o.tps[t];
 
+		if (tp->max_producers > 1 || tp->max_consumers > 1)
+			continue; /* MPMC: by P x C, below */
 		for (unsigned m = MODE_SPIN; m <= MODE_BLOCK; m <<= 1) {
 			if (!(tp->modes & m) || !(o.modes & m))
 				continue;
@@ -814,6 +890,66 @@ int main(int argc, char **argv)
 					maxprocs = c->def.producers +
 						   c->def.consumers;
 				nc++;
+			}
+		}
+	}
+	/*
+	 * The MPMC transports (more than one producer or consumer possible):
+	 * one case per P x C configuration, at 64 B unless --sizes says.
+	 * They do not widen the pair placement: cases of more than two
+	 * processes run on pl_multi.
+	 */
+	for (unsigned t = 0; t < o.ntps && !o.nb.only; t++) {
+		const struct transport *tp = o.tps[t];
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		cpu_set_t aff;
+
+		if (sched_getaffinity(0, sizeof(aff), &aff) == 0)
+			ncpu = CPU_COUNT(&aff);
+		if (tp->max_producers <= 1 && tp->max_consumers <= 1)
+			continue;
+		for (unsigned m = MODE_SPIN; m <= MODE_BLOCK; m <<= 1) {
+			if (!(tp->modes & m) || !(o.modes & m))
+				continue;
+			for (unsigned s = 0; s < o.nsizes; s++) {
+				if (!o.sizes_given && o.sizes[s] != 64)
+					continue;
+				for (unsigned k = 0; k < o.npcs; k++) {
+					struct case_result *c = &res[nc];
+					unsigned np = o.pcs[k].p, ncs = o.pcs[k].c;
+
+					if (np > tp->max_producers ||
+					    ncs > tp->max_consumers)
+						continue;
+					/*
+					 * --quick: more processes than CPUs
+					 * only in block mode (spinning, they
+					 * measure time slices, seconds).
+					 */
+					if (o.quick && !o.pcs_given &&
+					    m == MODE_SPIN && np + ncs > ncpu)
+						continue;
+					if (nc >= MAX_CASES)
+						die("too many cases");
+					c->def.tp = tp;
+					c->def.mode = (enum bench_mode)m;
+					c->def.size = o.sizes[s];
+					c->def.producers = np;
+					c->def.consumers = ncs;
+					c->capacity = capacity_for(&o,
+								   o.sizes[s]);
+					if (o.pcs[k].sweep && np + ncs > ncpu) {
+						c->skipped = true;
+						snprintf(c->note, sizeof(c->note),
+							 "skipped: --sweep "
+							 "needs %u CPUs, %ld "
+							 "usable", np + ncs,
+							 ncpu);
+					}
+					if (!c->skipped && np + ncs > maxmulti)
+						maxmulti = np + ncs;
+					nc++;
+				}
 			}
 		}
 	}
@@ -842,6 +978,21 @@ int main(int argc, char **argv)
 		    ret == -EPERM ? "a CPU this process may not use" :
 				    "expected a list like 0,1");
 	ri.pl = pl;
+	pl_multi = pl;
+	for (unsigned k = maxmulti; k > 2; k--) {
+		struct placement t;
+
+		if (placement_choose(&t, (int)k, o.cpus) == 0 && t.pinned) {
+			pl_multi = t;
+			break;
+		}
+	}
+	ri.pl_multi = pl_multi;
+	if (maxmulti > 2 && pl_multi.n < (int)maxmulti)
+		bench_note("MPMC cases of up to %u processes on %d CPUs: roles "
+			   "pinned round-robin (role i on CPU i mod %d; "
+			   "producers first), so some share a CPU",
+			   maxmulti, pl_multi.n, pl_multi.n);
 	if (!pl.pinned)
 		bench_note("unpinned with fewer CPUs than processes: a spinning "
 			   "transport waits for the scheduler to run its peer, "
@@ -894,8 +1045,10 @@ int main(int argc, char **argv)
 			for (unsigned k = 0; k < 2 && !c->skipped; k++) {
 				bool tput = kinds[k] == KIND_TPUT;
 
+				/* Round trips: one ping, one pong (1x1). */
 				if (tput ? o.no_tput || c->def.tp->ring_floor
-					 : o.no_rtt || interrupted)
+					 : o.no_rtt || interrupted ||
+						   !pair_case(&c->def))
 					continue;
 				progress(tty, rep, o.reps, oi, nc, &c->def,
 					 tput ? "throughput" : "latency",

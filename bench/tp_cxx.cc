@@ -291,6 +291,7 @@ extern "C" const struct transport tp_nshm_spsc_cxx = {
 	.nshm = true,
 	.baseline = false,
 	.ring_floor = false,
+	.is_floor = false,
 	.max_producers = 1,
 	.max_consumers = 1,
 	.setup = cx_setup,
