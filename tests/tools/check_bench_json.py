@@ -11,7 +11,7 @@ CASE_KEYS = ("transport", "mode", "size", "producers", "consumers",
              "latency_only")
 RTT_KEYS = ("p50", "p90", "p99", "p999", "max")
 TOP_KEYS = ("tool", "date", "cpu_model", "ncpus", "clock", "placement",
-            "options", "cases", "notes", "neighbour")
+            "options", "cases", "notes", "neighbour", "mpmc")
 # The neighbour experiment (issue 9): in a full or plain --quick run; with
 # --neighbour on the command line it must be there.
 NB_KEYS = ("ran", "note", "transport", "mode", "size", "period_us", "run_ms",
@@ -24,6 +24,11 @@ NB_PAIR_KEYS = ("p50", "p99", "p999", "p9999", "max", "samples", "over_10us",
 NB_NB_KEYS = ("msgs", "consumer_parks", "producer_wakeups", "wall_s",
               "consumer_parks_per_s", "cpu_pct", "cpu_us_per_msg")
 RATIO_KEYS = ("p50", "p99", "p999")
+# The MPMC section (issue 10): null unless an MPMC transport ran.
+MPMC_CONFIG_KEYS = ("transport", "mode", "size", "producers", "consumers",
+                    "skipped", "msgs_per_s", "x_own_1x1", "reps_ok", "reps")
+MPMC_TARGET_KEYS = ("name", "mode", "what", "ratio", "limit", "at_least",
+                    "result")
 
 
 def fail(msg):
@@ -72,6 +77,51 @@ def check_neighbour(nb):
         fail("neighbour: reps_counted %r" % nb["reps_counted"])
 
 
+def check_mpmc(doc):
+    """The MPMC section: every key; a target for each comparison whose
+    cases ran; every measured P x C case delivered in every repetition."""
+    m = doc["mpmc"]
+    for k in ("issue", "size", "configs", "targets"):
+        if k not in m:
+            fail("mpmc: missing %r" % k)
+    for c in m["configs"]:
+        for k in MPMC_CONFIG_KEYS:
+            if k not in c:
+                fail("mpmc config %r: missing %r" % (c, k))
+        if not c["skipped"] and c["reps_ok"] != c["reps"]:
+            fail("mpmc %s/%s %dx%d: delivered in %d of %d repetitions"
+                 % (c["transport"], c["mode"], c["producers"],
+                    c["consumers"], c["reps_ok"], c["reps"]))
+    names = set()
+    for t in m["targets"]:
+        for k in MPMC_TARGET_KEYS:
+            if k not in t:
+                fail("mpmc target %r: missing %r" % (t, k))
+        if t["result"] not in ("PASS", "MISS", "n/a"):
+            fail("mpmc target %s: result %r" % (t["name"], t["result"]))
+        names.add((t["name"], t["mode"]))
+
+    def ran(tp, mode, p, c):
+        return any(x["transport"] == tp and x["mode"] == mode and
+                   x["size"] == m["size"] and x["producers"] == p and
+                   x["consumers"] == c and not x["skipped"]
+                   for x in doc["cases"])
+    for mode in ("spin", "block"):
+        if not ran("nshm-mpmc", mode, 1, 1):
+            continue
+        for vs, key in (("nshm-spsc", "tput_1x1_x_nshm_spsc"),
+                        ("nshm-spsc", "rtt_p50_1x1_x_nshm_spsc"),
+                        ("mpmc-floor", "tput_1x1_x_mpmc_floor"),
+                        ("ck-mpmc", "tput_1x1_x_ck_mpmc")):
+            if (ran(vs, mode, 1, 1) or ran(vs, "spin", 1, 1)) and \
+                    (key, mode) not in names:
+                fail("mpmc: target %s (%s) missing" % (key, mode))
+        if mode == "block" and ran("nshm-mpmc", mode, 4, 4):
+            for key in ("delivered_4x4", "tput_4x4_x_own_1x1"):
+                if (key, mode) not in names:
+                    fail("mpmc: target %s missing" % key)
+
+
 def main(path, want_neighbour):
     with open(path, encoding="utf-8") as f:
         doc = json.load(f)
@@ -80,6 +130,8 @@ def main(path, want_neighbour):
             fail("top level: missing %r" % k)
     if doc["neighbour"] is not None:
         check_neighbour(doc["neighbour"])
+    if doc["mpmc"] is not None:
+        check_mpmc(doc)
     elif want_neighbour:
         fail("the neighbour experiment did not run (it is part of a "
              "plain --quick run)")
@@ -113,6 +165,13 @@ def main(path, want_neighbour):
                 fail("%s: latency only, but has a throughput" % name)
         elif c["msgs_per_s"] is None or c["msgs_per_s"] <= 0:
             fail("%s: no throughput" % name)
+        if c["producers"] != 1 or c["consumers"] != 1:
+            # P x C (MPMC): throughput only, no round trip, no ratios
+            if c["rtt_ns"]["p50"] is not None:
+                fail("%s %dx%d: a round trip on a P x C case"
+                     % (name, c["producers"], c["consumers"]))
+            measured += 1
+            continue
         if c["transport"].startswith("nshm") and "ratios" in c:
             x = c["ratios"]
             if x["rtt_p50_x_hw"] is None or x["rtt_p50_x_hw_ring"] is None:
