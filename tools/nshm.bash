@@ -44,7 +44,8 @@ _nshm()
 	create)
 		opts="--mode --excl --huge --prefault --mlock --kind --elem-size
 		      --capacity --type-name --type-version --align --seq-offset --json
-		      --max-producers --max-consumers"
+		      --max-producers --max-consumers --policy --evict-ms
+		      --record-max --record-align"
 		;;
 	rm | delete) opts="--force" ;;
 	gc) opts="--force --json --path" ;;
@@ -61,13 +62,18 @@ _nshm()
 		COMPREPLY=($(compgen -d -- "$cur"))
 		return
 		;;
+	--policy)
+		COMPREPLY=($(compgen -W "lossy backpressure" -- "$cur"))
+		return
+		;;
 	-k | --kind)
 		COMPREPLY=($(compgen -W "spsc mpmc broadcast records" -- "$cur"))
 		return
 		;;
 	-m | --mode | -e | --elem-size | -c | --capacity | --type-name | \
 		--type-version | --align | --seq-offset | --max-producers | \
-		--max-consumers | -n | --count | \
+		--max-consumers | --evict-ms | --record-max | --record-align | \
+		-n | --count | \
 		-i | --interval | --rate | --timeout)
 		return
 		;;

@@ -334,6 +334,7 @@ static const struct command commands[] = {
 	{ "create", NULL, cmd_create, "create a segment or a ring",
 	  "usage: nshm create [-x] [-m MODE] [--huge] [--prefault] NAME SIZE\n"
 	  "       nshm create -k KIND -e ELEM_SIZE -c CAPACITY [options] NAME\n"
+	  "       nshm create -k records -c BYTES [options] NAME\n"
 	  "The first form makes a raw segment of SIZE bytes (64k, 16M, 1G);\n"
 	  "the second a ring (KIND: spsc, mpmc; broadcast and records are\n"
 	  "passed to the library, which refuses a kind it does not have yet).\n"
@@ -350,7 +351,13 @@ static const struct command commands[] = {
 	  "  --align A             ring: element alignment (default 1)\n"
 	  "  --seq-offset O        ring: the element's own 8-byte seq field at O\n"
 	  "  --max-producers N     mpmc: producer entries of the role table\n"
-	  "  --max-consumers N     mpmc: consumer entries (default 8 each)\n"
+	  "  --max-consumers N     mpmc: consumer entries (default 8 each);\n"
+	  "                        broadcast back-pressured: reader entries\n"
+	  "  --policy P            broadcast: lossy (default) or backpressure\n"
+	  "  --evict-ms MS         broadcast: evict a reader that stalls the\n"
+	  "                        writer this long (0: never)\n"
+	  "  --record-max N        records: largest record (default capacity/4)\n"
+	  "  --record-align A      records: payload alignment (8 .. 64)\n"
 	  "  --json                describe what was made as JSON\n" },
 	{ "rm", "delete", cmd_rm, "remove names (mappings keep working)",
 	  "usage: nshm rm [-f] NAME...\n"

@@ -72,9 +72,8 @@ struct ring_kind {
 	enum nshm_ring_kind kind; /* NSHM_RING_SPSC */
 	const char *what;	  /* one line for --help */
 	/*
-	 * Fixed-size elements (create takes --elem-size, pub/sub move whole
-	 * elements through the _fn data plane). false: the kind has its own
-	 * create parameters and pub/sub, not written yet.
+	 * Fixed-size elements: create takes --elem-size and -c counts slots.
+	 * false (records): -c is bytes and --elem-size is not asked for.
 	 */
 	bool fixed_elem;
 	/*
@@ -176,6 +175,8 @@ struct ring_create_opts {
 	uint32_t elem_size, capacity, align, type_version;
 	uint32_t seq_offset; /* UINT32_MAX: no seq field */
 	uint32_t max_producers, max_consumers; /* 0: the kind's default */
+	uint32_t policy, evict_ms;		 /* broadcast */
+	uint32_t record_max, record_align;	 /* records (0: defaults) */
 	const char *type_name;
 	unsigned flags, mode;
 };

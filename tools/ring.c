@@ -132,6 +132,10 @@ int ring_create(const char *name, const struct ring_create_opts *o, bool json)
 	p.mode = o->mode;
 	p.max_producers = o->max_producers;
 	p.max_consumers = o->max_consumers;
+	p.policy = o->policy;
+	p.evict_ms = o->evict_ms;
+	p.record_max = o->record_max;
+	p.record_align = o->record_align;
 	rc = nshm_ring_create_with(name, &p, &r);
 	if (rc == -EOPNOTSUPP)
 		fprintf(stderr, "nshm create: this library has no %s rings "
@@ -154,7 +158,8 @@ int ring_create(const char *name, const struct ring_create_opts *o, bool json)
 int cmd_create(int argc, char **argv)
 {
 	enum { O_HUGE = 256, O_PREFAULT, O_MLOCK, O_TNAME, O_TVER, O_ALIGN,
-	       O_SEQ, O_JSON, O_MAXP, O_MAXC };
+	       O_SEQ, O_JSON, O_MAXP, O_MAXC, O_POLICY, O_EVICT, O_RMAX,
+	       O_RALIGN };
 	static const struct option opts[] = {
 		{ "mode", required_argument, NULL, 'm' },
 		{ "excl", no_argument, NULL, 'x' },
@@ -171,6 +176,10 @@ int cmd_create(int argc, char **argv)
 		{ "json", no_argument, NULL, O_JSON },
 		{ "max-producers", required_argument, NULL, O_MAXP },
 		{ "max-consumers", required_argument, NULL, O_MAXC },
+		{ "policy", required_argument, NULL, O_POLICY },
+		{ "evict-ms", required_argument, NULL, O_EVICT },
+		{ "record-max", required_argument, NULL, O_RMAX },
+		{ "record-align", required_argument, NULL, O_RALIGN },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ring_create_opts ro = {
@@ -239,6 +248,24 @@ int cmd_create(int argc, char **argv)
 				return usage_error("create", "bad role count %s",
 						   optarg);
 			break;
+		case O_POLICY:
+			if (strcmp(optarg, "lossy") == 0)
+				ro.policy = NSHM_BCAST_LOSSY;
+			else if (strcmp(optarg, "backpressure") == 0)
+				ro.policy = NSHM_BCAST_BACKPRESSURE;
+			else
+				return usage_error("create", "policy is lossy "
+						   "or backpressure");
+			break;
+		case O_EVICT:
+		case O_RMAX:
+		case O_RALIGN:
+			if (parse_u32(optarg, c == O_EVICT ? &ro.evict_ms
+					      : c == O_RMAX ? &ro.record_max
+							    : &ro.record_align) != 0)
+				return usage_error("create", "bad number %s",
+						   optarg);
+			break;
 		default:
 			return usage_error("create", "bad option");
 		}
@@ -247,13 +274,17 @@ int cmd_create(int argc, char **argv)
 		if (argc - optind != 1)
 			return usage_error("create", "a ring takes one NAME "
 					   "(its size comes from -e and -c)");
-		if (!ro.kind->fixed_elem)
-			return usage_error("create", "%s rings are not "
-					   "supported by this nshm yet",
-					   ro.kind->name);
-		if (ro.elem_size == 0 || ro.capacity == 0)
+		if (!ro.kind->fixed_elem) {
+			if (ro.capacity == 0)
+				return usage_error("create", "a %s ring needs "
+						   "--capacity (bytes)",
+						   ro.kind->name);
+			if (ro.elem_size == 0)
+				ro.elem_size = 1; /* bytes: the type of a record */
+		} else if (ro.elem_size == 0 || ro.capacity == 0) {
 			return usage_error("create", "a ring needs "
 					   "--elem-size and --capacity");
+		}
 		ro.flags = flags & (NSHM_HUGEPAGES | NSHM_PREFAULT | NSHM_MLOCK);
 		ro.mode = mode;
 		return ring_create(argv[optind], &ro, json);
