@@ -272,6 +272,11 @@ static int make_config(struct nshm_ring_params *p,
 			return nshm__err(-EINVAL, "ring params: reserved "
 					 "field %u is not 0", i);
 	ops = nshm__ring_ops_of(p->kind);
+	if (ops == NULL && p->kind >= NSHM_RING_SPSC &&
+	    p->kind <= NSHM_RING_RECORDS)
+		return nshm__err(-EOPNOTSUPP, "ring kind %s is not built into "
+				 "this library yet",
+				 nshm__ring_kind_name(p->kind));
 	if (ops == NULL)
 		return nshm__err(-EINVAL, "unknown ring kind %u", p->kind);
 	ret = check_type(type);

@@ -121,7 +121,8 @@ static void mpmc_leave(struct nshm_ring *r)
 	r->claimed = 0;
 	if (r->me != NULL)
 		/* RING-M7: our stores above before the cleared intent. */
-		atomic_store_explicit(&r->me->intent, 0, memory_order_release);
+		atomic_store_explicit(&r->me->intent_n, 0,
+				      memory_order_release);
 }
 
 /*

@@ -48,7 +48,7 @@ static void entry_taken(struct nshm_ring *r, uint32_t i)
 	 * the slots it claimed are covered by no live holder and the
 	 * waiters give them up (mpmc.c); only we write this entry now.
 	 */
-	atomic_store_explicit(&e->intent, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->intent_n, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->pid, (uint32_t)getpid(),
 			      memory_order_relaxed);
 	atomic_fetch_add_explicit(&e->attaches, 1, memory_order_relaxed);
@@ -265,18 +265,17 @@ int nshm__ring_intent_live(struct nshm_ring *r, int role, uint64_t pos)
 	role_range(r, role, &first, &count);
 	for (uint32_t i = first; i < first + count; i++) {
 		/* RING-M8: pairs with RING-M7 (bits/ring_mpmc.h). */
-		uint64_t in = atomic_load_explicit(&t[i].intent,
-						   memory_order_acquire);
-		uint32_t n;
-		uint64_t id;
+		uint32_t n = atomic_load_explicit(&t[i].intent_n,
+						  memory_order_acquire);
+		uint64_t in, id;
 
-		if (in == 0)
-			continue;
-		/* Relaxed: stored with the intent, before the claim. */
-		n = atomic_load_explicit(&t[i].intent_n, memory_order_relaxed);
+		if (n == 0)
+			continue; /* claims nothing */
 		if (n > cap)
 			n = cap; /* scribbled: bounded */
-		if (pos - (in - 1) >= n)
+		/* Relaxed: stored with intent_n, before the claim (RING-M5). */
+		in = atomic_load_explicit(&t[i].intent, memory_order_relaxed);
+		if (pos - in >= n)
 			continue;
 		/* RING-A5, as in claims. */
 		id = atomic_load_explicit(&t[i].peer, memory_order_acquire);

@@ -848,13 +848,11 @@ static void test_wrap_tomb(void **state)
 
 /*
  * A LIVE producer (stopped) holds index 2^64 - 1: it must keep its slot,
- * as at any other index. Known library bug, so not run by default: the
- * intent stored for index pos is pos + 1 (bits/ring_mpmc.h,
- * nshm__mpmc_intend()), which is 0, "no intent", for pos = 2^64 - 1, and
- * nshm__ring_intent_live() (src/ring/roles.c) skips entries whose intent
- * is 0: the waiting consumer gives the live claimant's slot up (skipped
- * 1), its message is lost, and its late commit stores seq 0 over the
- * next lap's value. NSHM_TEST_KNOWN_BUGS=1 runs it.
+ * as at any other index. Regression: the intent used to be stored as
+ * pos + 1, which is 0, "no intent", for pos = 2^64 - 1, so a waiting
+ * consumer gave the live claimant's slot up (skipped 1) and its late
+ * commit stored seq 0 over the next lap's value. "None" is now
+ * intent_n == 0.
  */
 static void test_wrap_live_claim(void **state)
 {
@@ -868,12 +866,6 @@ static void test_wrap_live_claim(void **state)
 	pid_t pid;
 
 	(void)state;
-	if (getenv("NSHM_TEST_KNOWN_BUGS") == NULL) {
-		printf("# skipped: a live claim of index 2^64-1 has intent 0 "
-		       "(\"none\") and is given up; NSHM_TEST_KNOWN_BUGS=1 "
-		       "runs it\n");
-		skip();
-	}
 	assert_int_equal(mk(n, 8, 2, 2, NSHM_RING_OBSERVER, &o), 0);
 	seed(n, o, UINT64_MAX);
 	assert_int_equal(pipe(go), 0);

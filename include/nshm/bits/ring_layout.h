@@ -150,10 +150,11 @@ struct nshm_ring_role_entry {
 	NSHM_ATOMIC(uint32_t) state;	/*  8: enum nshm_ring_role_state */
 	NSHM_ATOMIC(uint32_t) pid;	/* 12: diagnostics only */
 	/*
-	 * MPMC: 1 + the first index this holder is claiming or holds
-	 * claimed (0: none), and how many from there. Stored before the
-	 * claim's CAS, cleared (release) after the slots are published or
-	 * released: a live holder's claimed slots are always covered.
+	 * MPMC: the first index this holder is claiming or holds claimed,
+	 * and how many from there (intent_n 0: none). Stored before the
+	 * claim's CAS, cleared (intent_n, release) after the slots are
+	 * published or released: a live holder's claimed slots are always
+	 * covered.
 	 */
 	NSHM_ATOMIC(uint64_t) intent;	/* 16 */
 	NSHM_ATOMIC(uint32_t) intent_n;	/* 24 */

@@ -59,30 +59,32 @@ NSHM_API uint32_t nshm__mpmc_corrupt(struct nshm_ring *r, uint64_t pos,
 				     uint64_t seq);
 
 /*
- * Record what we are about to claim. Relaxed: ordered before the claim by
- * the release CAS that follows (RING-M5); only this handle writes them.
+ * Record what we are about to claim: @p n slots from index @p pos (n == 0
+ * means none, so every index, 2^64 - 1 too, can be named). Relaxed:
+ * ordered before the claim by the release CAS that follows (RING-M5);
+ * only this handle writes them.
  */
 static NSHM_ALWAYS_INLINE void nshm__mpmc_intend(struct nshm_ring *r,
 						 uint64_t pos, uint32_t n)
 {
+	atomic_store_explicit(&r->me->intent, pos, memory_order_relaxed);
 	atomic_store_explicit(&r->me->intent_n, n, memory_order_relaxed);
-	atomic_store_explicit(&r->me->intent, pos + 1, memory_order_relaxed);
 }
 
 /*
- * Done with what we claimed. RING-M7: pairs with RING-M8 in mpmc.c: our
+ * Done with what we claimed. RING-M7: pairs with RING-M8 in roles.c: our
  * seq stores (publish/release) are visible to whoever sees this clear.
  */
 static NSHM_ALWAYS_INLINE void nshm__mpmc_done(struct nshm_ring *r)
 {
-	atomic_store_explicit(&r->me->intent, 0, memory_order_release);
+	atomic_store_explicit(&r->me->intent_n, 0, memory_order_release);
 }
 
 /* Gave up without claiming: the intent may be stale, so clear it. */
 static NSHM_ALWAYS_INLINE void nshm__mpmc_forget(struct nshm_ring *r)
 {
 	/* Relaxed: nothing was claimed, nothing to order. */
-	atomic_store_explicit(&r->me->intent, 0, memory_order_relaxed);
+	atomic_store_explicit(&r->me->intent_n, 0, memory_order_relaxed);
 }
 
 /* A lost claim race: counted on our own entry (slow-ish path). */
