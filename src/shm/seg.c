@@ -662,7 +662,15 @@ static int file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
 				 * load, so a fence orders the two reads (a
 				 * syscall is not a barrier on every CPU).
 				 */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wtsan" /* TSan does not model fences */
+#endif
 				atomic_thread_fence(memory_order_acquire);
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 				n = pread(seg->fd, h, sizeof(*h), 0);
 				if (n == (ssize_t)sizeof(*h))
 					return 0;
