@@ -506,6 +506,209 @@ static void t_mpmc_typed(void)
 }
 #endif
 
+/* ---- bcast.h, bits/ring_bcast.h --------------------------------------- */
+
+#ifdef NSHM_BCAST_H
+struct b_elem {
+	uint64_t a, b;
+};
+NSHM_BCAST_DEFINE(b_md, struct b_elem)
+NSHM_BCAST_DEFINE_VERSION(bv_md, struct b_elem, 2)
+
+NSHM_STATIC_ASSERT(NSHM_BCAST_READERS_DEFAULT >= 1 &&
+			   (NSHM_BCAST_CFG_BP & NSHM_BCAST_CFG_EVICT_MS) == 0 &&
+			   NSHM_BCAST_EVICTED != 0 &&
+			   NSHM_BCAST_BUSY(NSHM_RING_SEQ(5)) == 5,
+		   "broadcast constants");
+
+static void t_bcast(void)
+{
+	const char *name = rname("b");
+	struct b_md *w, *rd;
+	struct bv_md *bad;
+	struct nshm_ring *uw, *ur;
+	struct b_elem v, got, *slot;
+	const struct b_elem *in;
+	const void *raw;
+	struct timespec past;
+	uint64_t missed = 0, seen = 0, lost = 0;
+	int rc;
+
+	memset(&v, 0, sizeof(v));
+	CHECK(b_md_type()->version == 1 && bv_md_type()->version == 2);
+	/* Lossy: a writer and a subscriber. */
+	CHECK(b_md_create(name, 4, NSHM_BCAST_LOSSY, 0, 0, 0, 0, &w) == 0);
+	CHECK(b_md_attach(name, NSHM_RING_SUBSCRIBER, NSHM_BCAST_FROM_NOW, 0,
+			  0, &rd) == 0);
+	CHECK(bv_md_attach(name, NSHM_RING_SUBSCRIBER, NSHM_BCAST_FROM_NOW, 0,
+			   0, &bad) == -NSHM_ETYPE);
+	v.a = 1;
+	CHECK(b_md_publish(w, &v));
+	slot = b_md_reserve(w);
+	CHECK(slot != NULL);
+	slot->a = 2;
+	b_md_commit(w);
+	CHECK(b_md_read(rd, &got, &missed) == 1 && got.a == 1);
+	CHECK(b_md_read_begin(rd, &in, &missed) == 1 && in->a == 2);
+	CHECK(b_md_read_end(rd, &missed) == 1);
+	CHECK(b_md_read(rd, &got, &missed) == 0); /* nothing new */
+	CHECK(b_md_read_wait(rd, &got, &missed, nshm_deadline_in(&past, 0)) ==
+	      -ETIMEDOUT);
+	v.a = 3;
+	CHECK(b_md_publish_wait(w, &v, NULL) == 0);
+	CHECK(b_md_read_wait(rd, &got, &missed, NULL) == 1 && got.a == 3);
+
+	/* The untyped calls, and a lap: received + missed == published. */
+	uw = b_md_ring(w);
+	ur = b_md_ring(rd);
+	for (uint64_t k = 10; k < 16; k++) {
+		v.a = k;
+		if (k % 2)
+			CHECK(nshm_bcast_publish(uw, &v));
+		else if (k % 4)
+			CHECK(nshm_bcast_publish_wait(uw, &v, NULL) == 0);
+		else {
+			slot = (struct b_elem *)nshm_bcast_reserve(uw);
+			CHECK(slot != NULL);
+			*slot = v;
+			nshm_bcast_commit(uw);
+		}
+	}
+	while ((rc = nshm_bcast_read(ur, &got, &missed)) != 0) {
+		if (rc == -NSHM_ELAPPED) {
+			lost += missed;
+			continue;
+		}
+		CHECK(rc == 1 && got.a >= 10 && got.a < 16);
+		seen++;
+	}
+	CHECK(lost > 0 && seen + lost == 6);
+	v.a = 20;
+	CHECK(nshm_bcast_publish(uw, &v));
+	CHECK(nshm_bcast_read_begin(ur, &raw, &missed) == 1 &&
+	      ((const struct b_elem *)raw)->a == 20);
+	CHECK(nshm_bcast_read_end(ur, &missed) == 1);
+	CHECK(nshm_bcast_read_wait(ur, &got, &missed,
+				   nshm_deadline_in(&past, 0)) == -ETIMEDOUT);
+	CHECK(b_md_close(rd) == 0 && b_md_close(w) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+
+	/* Back-pressured: the writer is told full, a registered reader frees. */
+	name = rname("bp");
+	CHECK(b_md_create(name, 2, NSHM_BCAST_BACKPRESSURE, 0, 0, 0, 0, &w) ==
+	      0);
+	CHECK(b_md_attach(name, NSHM_RING_CONSUMER, NSHM_BCAST_FROM_NOW, 0, 0,
+			  &rd) == 0);
+	CHECK(b_md_publish(w, &v) && b_md_publish(w, &v));
+	CHECK(!b_md_publish(w, &v)); /* full: the reader holds it */
+	CHECK(b_md_read(rd, &got, &missed) == 1);
+	CHECK(b_md_publish(w, &v));
+	CHECK(b_md_close(rd) == 0 && b_md_close(w) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+#endif
+
+/* ---- records.h, bits/ring_records.h ----------------------------------- */
+
+#ifdef NSHM_RECORDS_H
+struct r_quote {
+	uint64_t id;
+	double bid, ask;
+};
+struct r_trade {
+	uint64_t id;
+	double px;
+	uint32_t qty;
+};
+#define R_TYPES(X, P)                       \
+	X(P, quote, 1, struct r_quote, 1)   \
+	X(P, trade, 2, struct r_trade, 1)
+NSHM_RECORDS_PROTO(feed, "feed", 1, R_TYPES)
+
+NSHM_STATIC_ASSERT(NSHM_REC_TYPE_MAX == 0xffffu &&
+			   NSHM_REC_PENDING_BIT ==
+				   ((uint64_t)NSHM_REC_ST_PENDING << 48) &&
+			   NSHM_REC_HDR(8, 1, NSHM_REC_ST_REC) !=
+				   NSHM_REC_HDR(8, 1, NSHM_REC_ST_PAD),
+		   "records constants");
+
+static void t_records(void)
+{
+	const char *name = rname("r");
+	static const struct nshm_record recs[2] = { { "AA", 2, 13 },
+						    { "BBB", 3, 14 } };
+	struct nshm_ring *p, *c;
+	struct nshm_record rec;
+	struct r_quote *q;
+	struct r_trade t;
+	char buf[64];
+	uint32_t len, type;
+	void *d;
+
+	memset(&t, 0, sizeof(t));
+	CHECK(feed_proto()->count == 2 && feed_quote == 1 && feed_trade == 2);
+	CHECK(feed_create(name, 4096, NSHM_RING_PRODUCER, &p) == 0);
+	CHECK(feed_attach(name, NSHM_RING_CONSUMER, 0, &c) == 0);
+	CHECK(nshm_records_max(p) >= 64);
+
+	q = feed_reserve_quote(p);
+	CHECK(q != NULL);
+	q->id = 1;
+	feed_commit_quote(p);
+	t.id = 2;
+	t.qty = 7;
+	CHECK(feed_push_trade(p, &t) == 0);
+	d = nshm_records_reserve(p, 5);
+	CHECK(d != NULL);
+	memcpy(d, "hello", 5);
+	nshm_records_commit_len(p, 9, 5);
+	d = nshm_records_reserve(p, 3);
+	CHECK(d != NULL);
+	memcpy(d, "abc", 3);
+	nshm_records_commit(p, 10);
+	d = nshm_records_reserve(p, 4); /* a batch of two, one publication */
+	CHECK(d != NULL);
+	memcpy(d, "wxyz", 4);
+	nshm_records_seal_len(p, 11, 4);
+	d = nshm_records_reserve(p, 2);
+	CHECK(d != NULL);
+	memcpy(d, "ok", 2);
+	nshm_records_seal(p, 12);
+	nshm_records_publish(p);
+	d = nshm_records_reserve(p, 8); /* dropped */
+	CHECK(d != NULL);
+	nshm_records_abort(p);
+	CHECK(nshm_records_push_n(p, recs, 2) == 2);
+	CHECK(nshm_records_push(p, 15, "Z", 1) == 0);
+
+	CHECK(nshm_records_next(c, &rec) && rec.type == feed_quote);
+	CHECK(feed_as_quote(&rec) != NULL && feed_as_quote(&rec)->id == 1 &&
+	      feed_as_trade(&rec) == NULL);
+	CHECK(nshm_records_next(c, &rec) && feed_as_trade(&rec) != NULL &&
+	      feed_as_trade(&rec)->qty == 7);
+	nshm_records_release(c);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == 0 &&
+	      len == 5 && type == 9 && memcmp(buf, "hello", 5) == 0);
+	CHECK(nshm_records_pop(c, buf, 2, &len, &type) == -EMSGSIZE &&
+	      len == 3);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == 0 &&
+	      type == 10 && memcmp(buf, "abc", 3) == 0);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == 0 &&
+	      type == 11 && len == 4);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == 0 &&
+	      type == 12 && memcmp(buf, "ok", 2) == 0);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == 0 &&
+	      type == 13 && len == 2);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == 0 &&
+	      type == 14 && memcmp(buf, "BBB", 3) == 0);
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), NULL, &type) == 0 &&
+	      type == 15 && buf[0] == 'Z');
+	CHECK(nshm_records_pop(c, buf, sizeof(buf), &len, &type) == -EAGAIN);
+	CHECK(nshm_ring_close(c) == 0 && nshm_ring_close(p) == 0);
+	CHECK(nshm_ring_delete(name) == 0);
+}
+#endif
+
 int main(void)
 {
 	t_compiler();
@@ -518,6 +721,12 @@ int main(void)
 #ifdef NSHM_MPMC_H
 	t_mpmc();
 	t_mpmc_typed();
+#endif
+#ifdef NSHM_BCAST_H
+	t_bcast();
+#endif
+#ifdef NSHM_RECORDS_H
+	t_records();
 #endif
 	printf("api_all: ok\n");
 	return 0;
