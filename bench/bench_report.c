@@ -831,8 +831,9 @@ int report_plot(const char *path, const struct run_info *ri,
 			const struct case_result *c = &res[i];
 
 			if (c->def.tp != series[k]->def.tp ||
-			    c->def.mode != series[k]->def.mode)
-				continue;
+			    c->def.mode != series[k]->def.mode ||
+			    c->def.producers != 1 || c->def.consumers != 1)
+				continue; /* by size: 1x1 only (P x C: table) */
 			fprintf(d, "%zu", c->def.size);
 			if (c->have_rtt)
 				fprintf(d, " %.1f %.1f %.1f", c->p50, c->p99,
