@@ -10,6 +10,7 @@
  *	nshm::ring                    an untyped ring handle
  *	nshm::spsc<T>                 a typed SPSC ring of T
  *	nshm::mpmc<T>                 a typed MPMC ring of T (with <nshm/mpmc.h>)
+ *	nshm::bcast<T>                a typed broadcast ring (with <nshm/bcast.h>)
  *
  * Handles are RAII: the destructor closes (a ring gives its role back, a
  * mapping is detached); they move and do not copy. A moved-from handle is
@@ -95,6 +96,11 @@ enum class errc : int {
 	peer_dead = NSHM_EPEERDEAD,
 	type = NSHM_ETYPE,
 	kind = NSHM_EKIND,
+	forked = NSHM_EFORKED, /* a handle inherited across fork() */
+#ifdef NSHM_BCAST_H
+	lapped = NSHM_ELAPPED,	 /* a broadcast reader was overrun */
+	evicted = NSHM_EEVICTED, /* a broadcast reader was evicted */
+#endif
 };
 
 namespace detail {
@@ -171,12 +177,16 @@ enum class role : int {
 	observer = NSHM_RING_OBSERVER,
 	producer = NSHM_RING_PRODUCER,
 	consumer = NSHM_RING_CONSUMER,
+#ifdef NSHM_BCAST_H
+	subscriber = NSHM_RING_SUBSCRIBER, /* a broadcast ring's read-only reader */
+#endif
 };
 
 enum class kind : int {
 	any = NSHM_RING_KIND_ANY,
 	spsc = NSHM_RING_SPSC,
 	mpmc = NSHM_RING_MPMC,
+	broadcast = NSHM_RING_BROADCAST,
 };
 
 /*
@@ -969,6 +979,189 @@ private:
 	explicit mpmc(ring &&r) noexcept : base(std::move(r)) {}
 };
 #endif /* NSHM_MPMC_H */
+
+#ifdef NSHM_BCAST_H
+/* Broadcast policy, fixed at create (struct nshm_ring_params.policy). */
+enum class bcast_policy : uint32_t {
+	lossy = NSHM_BCAST_LOSSY,
+	backpressure = NSHM_BCAST_BACKPRESSURE,
+};
+
+/* Where a broadcast reader starts. */
+enum class bcast_from : int {
+	now = NSHM_BCAST_FROM_NOW,
+	oldest = NSHM_BCAST_FROM_OLDEST,
+	last = NSHM_BCAST_FROM_LAST,
+};
+
+/*
+ * A typed broadcast ring of T (NSHM_RING_BROADCAST, <nshm/bcast.h>): one
+ * writer (role::producer), readers as role::subscriber (read-only, lossy)
+ * or role::consumer (registered, back-pressured rings). A read that was
+ * overrun fails with nshm::errc::lapped and says how many it missed.
+ */
+template <class T, class Traits = element_traits<T>>
+class bcast : public detail::typed_ring<T, Traits> {
+	using base = detail::typed_ring<T, Traits>;
+	using base::h;
+	static_assert(Traits::seq_offset == no_seq_field,
+		      "nshm::bcast<T>: broadcast rings have no seq field option");
+
+public:
+	bcast() noexcept = default;
+	bcast(bcast &&) noexcept = default;
+	bcast &operator=(bcast &&) noexcept = default;
+
+	/**
+	 * Create the ring @p name and return its writer. @p max_readers:
+	 * back-pressured reader entries (0: NSHM_BCAST_READERS_DEFAULT);
+	 * @p evict_ms: evict a live reader that blocks the writer longer.
+	 */
+	static bcast create(const char *name, uint32_t capacity,
+			    bcast_policy policy, uint32_t max_readers,
+			    uint32_t evict_ms, unsigned int flags,
+			    unsigned int mode, std::error_code &ec) noexcept
+	{
+		struct nshm_ring_params p = NSHM_RING_PARAMS_INIT;
+
+		p.kind = NSHM_RING_BROADCAST;
+		p.type = &base::type();
+		p.capacity = capacity;
+		p.role = NSHM_RING_PRODUCER;
+		p.flags = flags;
+		p.mode = mode;
+		p.policy = static_cast<uint32_t>(policy);
+		p.max_consumers = max_readers;
+		p.evict_ms = evict_ms;
+		return bcast(ring::create_with(name, p, ec));
+	}
+	static bcast create(const char *name, uint32_t capacity,
+			    bcast_policy policy, std::error_code &ec) noexcept
+	{
+		return create(name, capacity, policy, 0, 0, 0, 0, ec);
+	}
+	/** nshm_bcast_attach(): @p tag names a consumer for bcast_from::last. */
+	static bcast attach(const char *name, role ro, bcast_from from,
+			    uint32_t tag, unsigned int flags,
+			    std::error_code &ec) noexcept
+	{
+		struct nshm_ring *r = nullptr;
+
+		ec = error_from(nshm_bcast_attach(
+			name, &base::type(), static_cast<enum nshm_ring_role>(ro),
+			static_cast<enum nshm_bcast_from>(from), tag, flags, &r));
+		return ec ? bcast() : bcast(ring(r));
+	}
+	static bcast attach(const char *name, role ro,
+			    std::error_code &ec) noexcept
+	{
+		return attach(name, ro, bcast_from::now, 0, 0, ec);
+	}
+#if NSHM_HPP_EXCEPTIONS
+	static bcast create(const char *name, uint32_t capacity,
+			    bcast_policy policy = bcast_policy::lossy)
+	{
+		std::error_code ec;
+		bcast q = create(name, capacity, policy, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::bcast::create", name);
+		return q;
+	}
+	static bcast attach(const char *name, role ro,
+			    bcast_from from = bcast_from::now)
+	{
+		std::error_code ec;
+		bcast q = attach(name, ro, from, 0, 0, ec);
+
+		if (ec)
+			detail::raise(ec, "nshm::bcast::attach", name);
+		return q;
+	}
+#endif
+
+	/* -- writer -- */
+	T *reserve() noexcept { return static_cast<T *>(nshm_bcast_reserve(h())); }
+	void commit() noexcept { nshm_bcast_commit(h()); }
+	/** @return false only when back-pressured and full, or on error. */
+	bool publish(const T &v) noexcept { return nshm_bcast_publish(h(), &v); }
+	std::error_code publish_wait(const T &v,
+				     deadline dl = deadline()) noexcept
+	{
+		return error_from(nshm_bcast_publish_wait(h(), &v, dl.get()));
+	}
+	/** nshm_bcast_recover(): @return readers evicted; @p ec on error. */
+	uint32_t recover(std::error_code &ec) noexcept
+	{
+		int rc = nshm_bcast_recover(h());
+
+		ec = error_from(rc);
+		return rc > 0 ? static_cast<uint32_t>(rc) : 0u;
+	}
+
+	/* -- readers -- */
+	/**
+	 * The next message into @p v: true; false with no @p ec: nothing new;
+	 * false with @p ec (errc::lapped: @p missed messages were lost and
+	 * the reader moved on to the oldest one still there).
+	 */
+	bool read(T &v, std::error_code &ec, uint64_t &missed) noexcept
+	{
+		int rc = nshm_bcast_read(h(), &v, &missed);
+
+		ec = error_from(rc);
+		return rc == 1;
+	}
+	bool read(T &v, std::error_code &ec) noexcept
+	{
+		uint64_t missed = 0;
+
+		return read(v, ec, missed);
+	}
+	/** read(), waiting until @p dl: {} when @p v got a message. */
+	std::error_code read_wait(T &v, deadline dl, uint64_t &missed) noexcept
+	{
+		return error_from(nshm_bcast_read_wait(h(), &v, &missed, dl.get()));
+	}
+	std::error_code read_wait(T &v, deadline dl = deadline()) noexcept
+	{
+		uint64_t missed = 0;
+
+		return read_wait(v, dl, missed);
+	}
+	/**
+	 * In place: the next message inside the ring, or nullptr (nothing
+	 * new, or @p ec). It may be overwritten while you read it: act on
+	 * nothing until read_end() says true (it was whole).
+	 */
+	const T *read_begin(std::error_code &ec, uint64_t &missed) noexcept
+	{
+		const void *p = nullptr;
+		int rc = nshm_bcast_read_begin(h(), &p, &missed);
+
+		ec = error_from(rc);
+		return rc == 1 ? static_cast<const T *>(p) : nullptr;
+	}
+	bool read_end(std::error_code &ec, uint64_t &missed) noexcept
+	{
+		int rc = nshm_bcast_read_end(h(), &missed);
+
+		ec = error_from(rc);
+		return rc == 1;
+	}
+	/** nshm_bcast_rejoin(): move to @p from, registering again if evicted. */
+	std::error_code rejoin(bcast_from from) noexcept
+	{
+		return error_from(nshm_bcast_rejoin(
+			h(), static_cast<enum nshm_bcast_from>(from)));
+	}
+	/** bcast_from::last found the tag's old cursor. */
+	bool resumed() const noexcept { return nshm_bcast_resumed(h()) == 1; }
+
+private:
+	explicit bcast(ring &&r) noexcept : base(std::move(r)) {}
+};
+#endif /* NSHM_BCAST_H */
 
 } // namespace nshm
 

@@ -415,6 +415,76 @@ void t_mpmc()
 }
 #endif
 
+#ifdef NSHM_BCAST_H
+// nshm::bcast<T>: lossy with a lap, in place, back-pressured, errors.
+void t_bcast()
+{
+	using q_t = nshm::bcast<app::tick>;
+	std::string n = name_of("bcast");
+	std::error_code ec;
+	uint64_t missed = 0;
+	q_t w = q_t::create(n.c_str(), 4, nshm::bcast_policy::lossy, ec);
+	CHECK(!ec && w);
+	q_t rd = q_t::attach(n.c_str(), nshm::role::subscriber, ec);
+	CHECK(!ec && rd);
+	app::tick v{}, got{};
+
+	v.seq = 1;
+	CHECK(w.publish(v));
+	app::tick *slot = w.reserve();
+	CHECK(slot != nullptr);
+	slot->seq = 2;
+	w.commit();
+	CHECK(rd.read(got, ec) && !ec && got.seq == 1);
+	const app::tick *in = rd.read_begin(ec, missed);
+	CHECK(in != nullptr && in->seq == 2 && rd.read_end(ec, missed));
+	CHECK(!rd.read(got, ec) && !ec); // nothing new
+	CHECK(rd.read_wait(got, std::chrono::steady_clock::now()) ==
+	      std::errc::timed_out);
+	for (uint64_t k = 10; k < 16; k++) {
+		v.seq = k;
+		CHECK(!w.publish_wait(v));
+	}
+	uint64_t seen = 0, lost = 0;
+	for (;;) {
+		if (rd.read(got, ec, missed)) {
+			seen++;
+			continue;
+		}
+		if (ec == nshm::errc::lapped) {
+			lost += missed;
+			continue;
+		}
+		CHECK(!ec);
+		break;
+	}
+	CHECK(lost > 0 && seen + lost == 6);
+	CHECK(!rd.rejoin(nshm::bcast_from::oldest));
+	CHECK(!rd.resumed());
+	auto wrong = nshm::bcast<app::other>::attach(n.c_str(),
+						      nshm::role::subscriber, ec);
+	CHECK(!wrong && ec == nshm::errc::type);
+	auto cons = q_t::attach(n.c_str(), nshm::role::consumer, ec);
+	CHECK(!cons && ec); // a lossy ring has no registered readers
+	rd = q_t();
+	w = q_t();
+	CHECK(!q_t::remove(n.c_str()));
+
+	n = name_of("bcast-bp");
+	w = q_t::create(n.c_str(), 2, nshm::bcast_policy::backpressure, ec);
+	CHECK(!ec);
+	q_t c = q_t::attach(n.c_str(), nshm::role::consumer,
+			    nshm::bcast_from::now, 7, 0, ec);
+	CHECK(!ec && c);
+	CHECK(w.publish(v) && w.publish(v) && !w.publish(v)); // full
+	CHECK(w.recover(ec) == 0 && !ec); // the reader lives
+	CHECK(!c.read_wait(got) && w.publish(v));
+	c = q_t();
+	w = q_t();
+	CHECK(!q_t::remove(n.c_str()));
+}
+#endif
+
 #if NSHM_HPP_EXCEPTIONS
 void t_exceptions()
 {
@@ -472,6 +542,9 @@ int main()
 	t_error_paths();
 #ifdef NSHM_MPMC_H
 	t_mpmc();
+#endif
+#ifdef NSHM_BCAST_H
+	t_bcast();
 #endif
 #if NSHM_HPP_EXCEPTIONS
 	t_exceptions();
