@@ -41,6 +41,8 @@
  *	-NSHM_EPEERDEAD   the process on the other side died
  *	-NSHM_ETYPE       attached with another element type, size or version
  *	-NSHM_EKIND       attached as another kind of object (e.g. ring kind)
+ *	-NSHM_ELAPPED     a broadcast reader was overrun (<nshm/bcast.h>)
+ *	-NSHM_EEVICTED    a broadcast reader was evicted (<nshm/bcast.h>)
  */
 
 #include <errno.h>
@@ -68,6 +70,8 @@ enum nshm_errc {
 	NSHM_ETYPE,	 /* wrong element type / size / type version */
 	NSHM_EKIND,	 /* wrong object kind */
 	NSHM_EFORKED,	 /* handle inherited across fork(): only close it */
+	NSHM_ELAPPED,	 /* broadcast reader overrun: messages were missed */
+	NSHM_EEVICTED,	 /* broadcast reader evicted by the writer */
 	NSHM_ELAST
 };
 

@@ -8,5 +8,6 @@
 #include <nshm/sync.h>
 #include <nshm/ring.h>
 #include <nshm/mpmc.h>
+#include <nshm/bcast.h>
 
 #endif /* NSHM_NSHM_H */

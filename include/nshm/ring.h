@@ -383,6 +383,10 @@ struct nshm_ring_stats {
 	/* MPMC. */
 	uint64_t skipped;	 /* slots given up for a dead claimant */
 	uint64_t claim_retries;	 /* claim CASes lost to another claimant */
+	/* BROADCAST (<nshm/bcast.h>). */
+	uint64_t laps;		 /* this reader handle: times it was overrun */
+	uint64_t missed;	 /* this reader handle: messages it lost */
+	uint64_t evictions;	 /* readers the writer evicted (dead or slow) */
 };
 
 /**

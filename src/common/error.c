@@ -49,6 +49,12 @@ const char *nshm_strerror(int err)
 		[NSHM_EFORKED - NSHM_EBASE] =
 			"handle inherited across fork(): the role stays with "
 			"the parent; the child may only close it",
+		[NSHM_ELAPPED - NSHM_EBASE] =
+			"broadcast reader was overrun by the writer: messages "
+			"were missed (the reader resynchronised)",
+		[NSHM_EEVICTED - NSHM_EBASE] =
+			"broadcast reader was evicted for blocking the writer "
+			"(rejoin to read on)",
 	};
 
 	if (err < 0)

@@ -61,6 +61,8 @@ const struct ring_kind_ops *nshm__ring_ops_of(uint32_t kind)
 		return &nshm__spsc_ops;
 	case NSHM_RING_MPMC:
 		return &nshm__mpmc_ops;
+	case NSHM_RING_BROADCAST:
+		return &nshm__bcast_ops;
 	default:
 		return NULL;
 	}

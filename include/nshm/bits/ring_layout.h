@@ -161,7 +161,15 @@ struct nshm_ring_role_entry {
 	NSHM_ATOMIC(uint32_t) attaches;	/* 28: holders so far, take-overs too */
 	NSHM_ATOMIC(uint64_t) retries;	/* 32: MPMC claim CASes lost */
 	NSHM_ATOMIC(uint64_t) recovered; /* 40: dead claimants' slots it gave up */
-	unsigned char reserved[16];
+	/*
+	 * BROADCAST, back-pressured readers (bits/ring_bcast.h): the next
+	 * index this reader will read (the writer may overwrite below it),
+	 * its registration token (0: not registered; bit 31: evicted), and
+	 * the tag a restarted reader names to resume from its cursor.
+	 */
+	NSHM_ATOMIC(uint64_t) cursor;	/* 48 */
+	NSHM_ATOMIC(uint32_t) held;	/* 56 */
+	NSHM_ATOMIC(uint32_t) tag;	/* 60 */
 };
 
 struct nshm_ring_side {
@@ -202,6 +210,8 @@ NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, crc) == 124,
 		   "ring config is ABI");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_ctl) == 128, "ring ctl is ABI");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_role_entry) == 64, "role entry is ABI");
+NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_role_entry, cursor) == 48,
+		   "role entry is ABI");
 NSHM_STATIC_ASSERT(offsetof(struct nshm_ring_config, max_producers) == 108,
 		   "ring config is ABI");
 NSHM_STATIC_ASSERT(sizeof(struct nshm_ring_side) == 128, "ring side is ABI");
