@@ -9,5 +9,6 @@
 #include <nshm/ring.h>
 #include <nshm/mpmc.h>
 #include <nshm/bcast.h>
+#include <nshm/records.h>
 
 #endif /* NSHM_NSHM_H */

@@ -115,6 +115,7 @@ struct ring_kind_ops {
 
 extern const struct ring_kind_ops nshm__spsc_ops;
 extern const struct ring_kind_ops nshm__mpmc_ops;
+extern const struct ring_kind_ops nshm__records_ops;
 extern const struct ring_kind_ops nshm__bcast_ops;
 
 /* handle.c */

@@ -63,6 +63,8 @@ const struct ring_kind_ops *nshm__ring_ops_of(uint32_t kind)
 		return &nshm__mpmc_ops;
 	case NSHM_RING_BROADCAST:
 		return &nshm__bcast_ops;
+	case NSHM_RING_RECORDS:
+		return &nshm__records_ops;
 	default:
 		return NULL;
 	}

@@ -1,0 +1,768 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The records kind (data plane: include/nshm/bits/ring_records.h): a byte
+ * ring of variable-size, typed records on the ring core.
+ *
+ * Config encoding (the core's config line, CRC'd): capacity = bytes (a
+ * power of two, >= NSHM_RECORDS_MIN_BYTES), elem_size = elem_align =
+ * slot_stride = 1 (so the core's area_size = slots_off + capacity), seq_off
+ * = record_max (largest payload), seq_key = record_align (8 .. 64), flags
+ * 0. The element type is the protocol (records.h): name "<proto>#<set
+ * fingerprint>", the protocol's version, size 1, align 1, so the core's
+ * fingerprint check at attach covers the whole type set.
+ *
+ * Why "zero the next header" rather than Aeron's zeroing of consumed bytes:
+ * the consumer polls the header word at the end of what it read; the
+ * producer stores 0 there before it publishes anything ending there, so
+ * stale bytes of a previous lap can never look like a header, the consumer
+ * writes nothing but head, and a large record costs the consumer no memset.
+ *
+ * SPSC in this release; max_producers > 1 is -EOPNOTSUPP (doc/ring.md says
+ * what an MPSC claim protocol needs and why it is not this one).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <nshm/records.h>
+
+#include "ring/core.h"
+
+/* Smallest ring: a few records of the largest alignment. */
+#define NSHM_RECORDS_MIN_BYTES 128u
+
+/* ---- geometry --------------------------------------------------------- */
+
+static uint32_t rec_total(uint32_t len, uint32_t a)
+{
+	return a + (uint32_t)(((uint64_t)len + a - 1) & ~(uint64_t)(a - 1));
+}
+
+/*
+ * The largest record_max for @p cap bytes and alignment @p a: two records
+ * of the maximum and the 8-byte header word after them fit, so one always
+ * fits once the ring drains, padding included (doc/ring.md).
+ */
+static uint64_t max_payload(uint32_t cap, uint32_t a)
+{
+	uint64_t t = ((uint64_t)cap - 8u) / 2u;
+
+	t &= ~(uint64_t)(a - 1);
+	return t > a ? t - a : 0;
+}
+
+static bool align_ok(uint64_t a)
+{
+	return a >= 8 && a <= 64 && (a & (a - 1)) == 0;
+}
+
+static uint32_t records_stride(uint32_t size, uint32_t align, bool elem_seq)
+{
+	(void)size;
+	(void)align;
+	(void)elem_seq;
+	return 1; /* capacity counts bytes */
+}
+
+static int records_check_params(struct nshm_ring_params *p)
+{
+	const struct nshm_ring_type *t = p->type;
+	uint64_t lim;
+
+	if (p->max_producers > 1)
+		return nshm__err(-EOPNOTSUPP, "records rings have one "
+				 "producer in this release (max_producers %u)",
+				 p->max_producers);
+	if (p->max_consumers > 1)
+		return nshm__err(-EINVAL, "a records ring has one consumer "
+				 "(max_consumers %u)", p->max_consumers);
+	if (t->size != 1 || t->align != 1 || t->flags != 0)
+		return nshm__err(-EINVAL, "a records ring's type names its "
+				 "protocol: size 1, align 1, no flags (use "
+				 "nshm_records_create())");
+	p->max_producers = 1;
+	p->max_consumers = 1;
+	if (p->record_align == 0)
+		p->record_align = 8;
+	if (!align_ok(p->record_align))
+		return nshm__err(-EINVAL, "record_align %u is not a power of "
+				 "two in 8 .. 64", p->record_align);
+	if (p->capacity < NSHM_RECORDS_MIN_BYTES)
+		return nshm__err(-EINVAL, "a records ring needs at least %u "
+				 "bytes (capacity %u)", NSHM_RECORDS_MIN_BYTES,
+				 p->capacity);
+	if (p->record_max == 0)
+		p->record_max = p->capacity / 4;
+	lim = max_payload(p->capacity, p->record_align);
+	if (p->record_max > lim || p->record_max > NSHM_RING_ELEM_MAX)
+		return nshm__err(-EINVAL, "record_max %u does not fit: a ring "
+				 "of %u bytes (align %u) takes records of at "
+				 "most %llu bytes (two of them and a header "
+				 "word must fit)", p->record_max, p->capacity,
+				 p->record_align, (unsigned long long)lim);
+	return 0;
+}
+
+static void records_fill_config(struct nshm_ring_config *c,
+				const struct nshm_ring_params *p)
+{
+	c->seq_off = p->record_max;
+	c->seq_key = p->record_align;
+	c->flags = 0;
+}
+
+static void records_build(struct nshm_ring_shared *sh,
+			  const struct nshm_ring_config *c)
+{
+	(void)sh; /* zero-filled: every header word says "not yet" */
+	(void)c;
+}
+
+static bool records_config_ok(const struct nshm_ring_config *c)
+{
+	return c->elem_size == 1 && c->elem_align == 1 &&
+	       c->slot_stride == 1 && c->flags == 0 &&
+	       c->max_producers == 1 && c->max_consumers == 1 &&
+	       align_ok(c->seq_key) && c->capacity >= NSHM_RECORDS_MIN_BYTES &&
+	       c->seq_off <= max_payload(c->capacity, (uint32_t)c->seq_key);
+}
+
+/*
+ * What the header word @p w at @p pos is, for take() and the slow paths:
+ * 1 a record or padding that may be published there (*@p next: the
+ * position after it), 0 not yet published, -1 corrupt.
+ */
+static int classify(const struct nshm_ring *r, uint64_t pos, uint64_t w,
+		    uint64_t *next)
+{
+	uint32_t cap = r->mask + 1, off = (uint32_t)(pos & r->mask);
+	uint32_t a = nshm__rec_align(r);
+
+	if (w == 0 || (w >> 48) == (NSHM_REC_ST_REC | NSHM_REC_ST_PENDING) ||
+	    (w >> 48) == (NSHM_REC_ST_PAD | NSHM_REC_ST_PENDING))
+		return 0;
+	if ((w >> 48) == NSHM_REC_ST_REC && (uint32_t)w <= r->seq_off &&
+	    off + rec_total((uint32_t)w, a) <= cap) {
+		*next = pos + rec_total((uint32_t)w, a);
+		return 1;
+	}
+	if (w == nshm__rec_pad(r, pos) && off != 0) {
+		*next = pos + (cap - off);
+		return 1;
+	}
+	return -1;
+}
+
+/* ---- cold halves of the fast path -------------------------------------- */
+
+bool nshm__rec_corrupt(struct nshm_ring *r, uint64_t pos, uint64_t hdr)
+{
+	r->err = -NSHM_ECORRUPT;
+	nshm__ring_count_corrupt(r);
+	nshm__err(-NSHM_ECORRUPT,
+		  "ring '%s': the record header at byte %llu (offset %u) is "
+		  "0x%016llx: no producer writes that (state 0x%02x, length "
+		  "%u, max %u, released up to %llu)",
+		  priv(r)->name, (unsigned long long)pos,
+		  (unsigned)(pos & r->mask), (unsigned long long)hdr,
+		  (unsigned)(hdr >> 48) & 0xffu, (uint32_t)hdr, r->seq_off,
+		  (unsigned long long)r->cpos);
+	return false;
+}
+
+void *nshm__rec_reserve_fail(struct nshm_ring *r, uint32_t len)
+{
+	if (r->pcap == 0) {
+		nshm__ring_misuse(r, NSHM_RING_PRODUCER);
+		return NULL;
+	}
+	if (r->err == 0)
+		r->err = -EMSGSIZE;
+	nshm__err(-EMSGSIZE, "ring '%s': a record of %u bytes; this ring "
+		  "takes at most %u", priv(r)->name, len, r->seq_off);
+	return NULL;
+}
+
+bool nshm__rec_refresh(struct nshm_ring *r, uint64_t end)
+{
+	/* RING-RA2: pairs with RING-RR2 in nshm_records_release(). */
+	uint64_t head = atomic_load_explicit(&r->sh->cons.index,
+					     memory_order_acquire);
+
+	/* head only moves forward and never past our tail: [phead, ppos]. */
+	if (head - r->phead > r->ppos - r->phead) {
+		nshm__ring_corrupt(r, head);
+		return false;
+	}
+	r->phead = head;
+	return end + 8u - head <= r->pcap;
+}
+
+/*
+ * Seal (and with @p publish, publish) the reserved record: the padding
+ * before it (if any) and its header; the first sealed record's header (at
+ * the published end) goes in pending form, published by the release store
+ * of nshm_records_publish().
+ */
+void nshm__rec_commit_slow(struct nshm_ring *r, uint32_t type, uint32_t len,
+			   bool publish)
+{
+	uint64_t pend, rec, pending;
+
+	if (r->pcap == 0) {
+		nshm__ring_misuse(r, NSHM_RING_PRODUCER);
+		return;
+	}
+	if (r->claimed == 0 || len >= r->claimed || type > NSHM_REC_TYPE_MAX) {
+		if (r->err == 0)
+			r->err = -EINVAL;
+		nshm__err(-EINVAL, "ring '%s': %s of %u bytes, type %u: %s",
+			  priv(r)->name, publish ? "commit" : "seal", len,
+			  type,
+			  r->claimed == 0 ? "nothing is reserved"
+			  : len >= r->claimed ? "more than was reserved"
+					      : "type ids are 0 .. 65535");
+		return;
+	}
+	pend = r->cpos;
+	rec = r->cready;
+	pending = pend == r->ppos ? NSHM_REC_PENDING_BIT : 0;
+	if (rec != pend) {
+		/* Relaxed: published by RING-RR1 (nshm_records_publish). */
+		atomic_store_explicit(nshm__rec_hdr(r, pend),
+				      nshm__rec_pad(r, pend) | pending,
+				      memory_order_relaxed);
+		pending = 0;
+	}
+	/* Relaxed: as above. */
+	atomic_store_explicit(nshm__rec_hdr(r, rec),
+			      NSHM_REC_HDR(len, type, NSHM_REC_ST_REC) | pending,
+			      memory_order_relaxed);
+	r->cpos = rec + nshm__rec_total(r, len);
+	r->claimed = 0;
+	if (publish)
+		nshm_records_publish(r);
+}
+
+/* ---- roles ------------------------------------------------------------ */
+
+static int records_take(struct nshm_ring *r, int role)
+{
+	struct nshm_ring_shared *sh = r->sh;
+	uint32_t cap = r->mask + 1;
+	uint64_t head, tail, pos;
+
+	/* RING-A4: a dead predecessor's stores are visible (RING-C1). */
+	tail = atomic_load_explicit(&sh->prod.index, memory_order_acquire);
+	head = atomic_load_explicit(&sh->cons.index, memory_order_acquire);
+	if (tail - head > cap || (head & (nshm__rec_align(r) - 1)) != 0) {
+		nshm__ring_count_corrupt(r);
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': tail %llu and head %llu are not "
+				 "two positions of a records ring of %u bytes",
+				 priv(r)->name, (unsigned long long)tail,
+				 (unsigned long long)head, cap);
+	}
+	if (role == NSHM_RING_CONSUMER) {
+		r->cpos = head;
+		r->cready = head;
+		r->ccap = cap;
+		r->head_p = &sh->cons.index;
+		r->space_ev = &sh->cons.ev.word;
+		return 0;
+	}
+	/*
+	 * A dead predecessor may have stored tail and died before the header
+	 * that published it: walk the records from head to the first one not
+	 * published (at most the ring), resume there and put tail back.
+	 */
+	pos = head;
+	while (pos != tail) {
+		uint64_t next;
+		/* RING-A4/RA1: a published header's record is complete. */
+		uint64_t w = atomic_load_explicit(nshm__rec_hdr(r, pos),
+						  memory_order_acquire);
+		int c = classify(r, pos, w, &next);
+
+		if (c == 0)
+			break;
+		if (c < 0 || next - head > tail - head) {
+			nshm__ring_count_corrupt(r);
+			return nshm__err(-NSHM_ECORRUPT,
+					 "ring '%s': the record at byte %llu "
+					 "(header 0x%016llx) is not one of "
+					 "the records between head %llu and "
+					 "tail %llu",
+					 priv(r)->name,
+					 (unsigned long long)pos,
+					 (unsigned long long)w,
+					 (unsigned long long)head,
+					 (unsigned long long)tail);
+		}
+		pos = next;
+	}
+	/* Relaxed: "not yet" where the consumer waits (a dead one's half). */
+	atomic_store_explicit(nshm__rec_hdr(r, pos), 0, memory_order_relaxed);
+	/* RING-R4: we are tail's only writer now. */
+	atomic_store_explicit(&sh->prod.index, pos, memory_order_release);
+	r->ppos = pos;
+	r->cpos = pos;
+	r->phead = head;
+	r->claimed = 0;
+	r->pcap = cap;
+	r->tail_p = &sh->prod.index;
+	r->data_ev = &sh->prod.ev.word;
+	return 0;
+}
+
+static void records_leave(struct nshm_ring *r)
+{
+	/* Reserved or sealed, never published: nothing of it is visible. */
+	if (r->role == NSHM_RING_PRODUCER)
+		nshm_records_abort(r);
+}
+
+/* Blocking calls: 1 ready, 0 not yet (corruption: 1, the fast path says). */
+static int records_ready(struct nshm_ring *r)
+{
+	if (r->role == NSHM_RING_CONSUMER) {
+		uint64_t pos = r->cready, next, w;
+		int c;
+
+		/* RING-RA1: as in nshm_records_next(). */
+		w = atomic_load_explicit(nshm__rec_hdr(r, pos),
+					 memory_order_acquire);
+		c = classify(r, pos, w, &next);
+		if (c == 1 && (w >> 48) == NSHM_REC_ST_PAD) {
+			/* RING-RA1, as above: the record after the padding. */
+			w = atomic_load_explicit(nshm__rec_hdr(r, next),
+						 memory_order_acquire);
+			c = classify(r, next, w, &next);
+		}
+		return c != 0;
+	}
+	{
+		uint32_t len = r->reserved;
+		uint64_t pos = r->cpos, rec = pos;
+		uint32_t off = (uint32_t)(pos & r->mask);
+		uint32_t total = nshm__rec_total(r, len);
+
+		if (off + total > r->pcap)
+			rec = pos + (r->pcap - off);
+		if (nshm__rec_room(r, rec + total))
+			return 1;
+		return r->err == -NSHM_ECORRUPT ? -NSHM_ECORRUPT : 0;
+	}
+}
+
+/*
+ * Consumer, after a park slice no notify ended: tail more than the ring
+ * ahead of head is corrupt; tail past the record we wait for while its
+ * header holds the same unpublished value for RING_STUCK_NS means the
+ * word was overwritten (a live producer is between its tail store and its
+ * header store for nanoseconds; a dead one is reported first).
+ */
+static int records_unstick(struct nshm_ring *r)
+{
+	struct stuck *st = &priv(r)->stuck;
+	uint64_t tail, w, now;
+
+	if (r->role != NSHM_RING_CONSUMER)
+		return 0;
+	/* Relaxed: compared only, never used to read (RING-R4). */
+	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_relaxed);
+	if (tail - r->cpos > r->ccap) {
+		nshm__ring_corrupt(r, tail);
+		return -NSHM_ECORRUPT;
+	}
+	/* Relaxed: a snapshot for comparison only. */
+	w = atomic_load_explicit(nshm__rec_hdr(r, r->cready),
+				 memory_order_relaxed);
+	if (tail - r->cpos <= r->cready - r->cpos) {
+		st->since = 0;
+		return 0;
+	}
+	now = nshm__now_ns();
+	if (st->since == 0 || st->pos != r->cready || st->seq != w) {
+		st->pos = r->cready;
+		st->since = now;
+		st->seq = w;
+		return 0;
+	}
+	if (now - st->since < RING_STUCK_NS)
+		return 0;
+	r->err = -NSHM_ECORRUPT;
+	nshm__ring_count_corrupt(r);
+	return nshm__err(-NSHM_ECORRUPT,
+			 "ring '%s': tail %llu says byte %llu was published, "
+			 "but for %llu ms its header has held 0x%016llx",
+			 priv(r)->name, (unsigned long long)tail,
+			 (unsigned long long)r->cready,
+			 (unsigned long long)((now - st->since) / 1000000u),
+			 (unsigned long long)w);
+}
+
+static void records_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
+{
+	uint32_t cap = r->mask + 1;
+
+	/* RING-A4: snapshots, head first; bytes, not records. */
+	st->popped = atomic_load_explicit(&r->sh->cons.index,
+					  memory_order_acquire);
+	st->pushed = atomic_load_explicit(&r->sh->prod.index,
+					  memory_order_acquire);
+	st->count = st->pushed - st->popped;
+	if (st->count > cap)
+		st->count = cap; /* moving, or corrupt: clamp */
+}
+
+static int records_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
+{
+	const char *name = priv(r)->name;
+	uint64_t next, w;
+
+	if (tail - head > (uint64_t)r->mask + 1)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': tail %llu and head %llu are more "
+				 "than the capacity apart", name,
+				 (unsigned long long)tail,
+				 (unsigned long long)head);
+	if (r->role == NSHM_RING_CONSUMER && head != r->cpos)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': head %llu was changed behind the "
+				 "consumer (ours is %llu)", name,
+				 (unsigned long long)head,
+				 (unsigned long long)r->cpos);
+	if (r->role == NSHM_RING_PRODUCER && tail != r->ppos)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': tail %llu was changed behind the "
+				 "producer (ours is %llu)", name,
+				 (unsigned long long)tail,
+				 (unsigned long long)r->ppos);
+	if (head == tail)
+		return 0;
+	/* Relaxed: a snapshot. */
+	w = atomic_load_explicit(nshm__rec_hdr(r, head), memory_order_relaxed);
+	if (classify(r, head, w, &next) < 0)
+		return nshm__err(-NSHM_ECORRUPT,
+				 "ring '%s': the record header at head %llu "
+				 "is 0x%016llx", name,
+				 (unsigned long long)head,
+				 (unsigned long long)w);
+	return 0;
+}
+
+const struct ring_kind_ops nshm__records_ops = {
+	.kind = NSHM_RING_RECORDS,
+	.stride = records_stride,
+	.check_params = records_check_params,
+	.build = records_build,
+	.config_ok = records_config_ok,
+	.take = records_take,
+	.leave = records_leave,
+	.ready = records_ready,
+	.unstick = records_unstick,
+	.recover = NULL,
+	.stats = records_stats,
+	.check = records_check,
+	.fill_config = records_fill_config,
+};
+
+/* ---- protocols -------------------------------------------------------- */
+
+static uint64_t fnv(uint64_t h, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	while (n--) {
+		h ^= *b++;
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static uint64_t fnv32(uint64_t h, uint32_t v)
+{
+	unsigned char b[4] = { (unsigned char)v, (unsigned char)(v >> 8),
+			       (unsigned char)(v >> 16),
+			       (unsigned char)(v >> 24) };
+
+	return fnv(h, b, sizeof(b));
+}
+
+static uint64_t fnvs(uint64_t h, const char *s)
+{
+	s = s ? s : "";
+	return fnv(h, s, strlen(s) + 1);
+}
+
+uint64_t nshm_records_fingerprint(const struct nshm_records_proto *p)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	if (p == NULL)
+		return fnv32(fnvs(h, ""), 0);
+	h = fnv32(fnvs(h, p->name), p->version);
+	h = fnv32(h, p->count);
+	for (uint32_t i = 0; p->types != NULL && i < p->count; i++) {
+		const struct nshm_record_type *t = &p->types[i];
+
+		h = fnv32(h, t->id);
+		h = fnvs(h, t->name);
+		h = fnv32(h, t->size);
+		h = fnv32(h, t->version);
+	}
+	return h;
+}
+
+static int proto_check(const struct nshm_records_proto *p)
+{
+	if (p == NULL)
+		return 0;
+	if (p->count != 0 && p->types == NULL)
+		return nshm__err(-EINVAL, "protocol '%s': %u types but no "
+				 "table", p->name ? p->name : "", p->count);
+	for (uint32_t i = 0; i < p->count; i++) {
+		if (p->types[i].id > NSHM_REC_TYPE_MAX)
+			return nshm__err(-EINVAL, "protocol '%s': type id %u "
+					 "(%s) is above 65535",
+					 p->name ? p->name : "",
+					 p->types[i].id,
+					 p->types[i].name ? p->types[i].name
+							  : "");
+		for (uint32_t j = 0; j < i; j++)
+			if (p->types[j].id == p->types[i].id)
+				return nshm__err(-EINVAL, "protocol '%s': "
+						 "type id %u twice",
+						 p->name ? p->name : "",
+						 p->types[i].id);
+	}
+	return 0;
+}
+
+/* The ring type standing for @p p: "<name>#<set fingerprint>", size 1. */
+static void proto_type(const struct nshm_records_proto *p,
+		       struct nshm_ring_type *t, char *buf, size_t len)
+{
+	snprintf(buf, len, "%.30s#%016" PRIx64,
+		 p && p->name ? p->name : "", nshm_records_fingerprint(p));
+	memset(t, 0, sizeof(*t));
+	t->name = buf;
+	t->version = p ? p->version : 0;
+	t->size = 1;
+	t->align = 1;
+}
+
+int nshm_records_create(const char *name, const struct nshm_ring_params *p,
+			const struct nshm_records_proto *proto,
+			struct nshm_ring **out)
+{
+	struct nshm_ring_params q;
+	struct nshm_ring_type t;
+	char buf[NSHM_RING_TYPE_NAME_MAX + 1];
+	int ret;
+
+	nshm__err_clear();
+	if (p == NULL || p->size != sizeof(q))
+		return nshm__err(-EINVAL, "records params NULL or of the "
+				 "wrong size (start from "
+				 "NSHM_RING_PARAMS_INIT)");
+	if ((ret = proto_check(proto)) != 0)
+		return ret;
+	q = *p;
+	proto_type(proto, &t, buf, sizeof(buf));
+	q.kind = NSHM_RING_RECORDS;
+	q.type = &t;
+	return nshm_ring_create_with(name, &q, out);
+}
+
+int nshm_records_attach(const char *name,
+			const struct nshm_records_proto *proto,
+			enum nshm_ring_role role, unsigned int flags,
+			struct nshm_ring **out)
+{
+	struct nshm_ring_type t;
+	char buf[NSHM_RING_TYPE_NAME_MAX + 1];
+	char why[512];
+	struct nshm_ring_stats st;
+	struct nshm_ring *o = NULL;
+	int ret;
+
+	nshm__err_clear();
+	if ((ret = proto_check(proto)) != 0)
+		return ret;
+	if (role == NSHM_RING_OBSERVER && proto == NULL)
+		return nshm_ring_attach(name, NSHM_RING_RECORDS, NULL, role,
+					flags, out);
+	proto_type(proto, &t, buf, sizeof(buf));
+	ret = nshm_ring_attach(name, NSHM_RING_RECORDS, &t, role, flags, out);
+	if (ret != -NSHM_ETYPE)
+		return ret;
+	snprintf(why, sizeof(why), "%s", nshm_errdetail());
+	/* Name what the ring carries (an observer: read-only, no role). */
+	if (nshm_ring_attach(name, NSHM_RING_RECORDS, NULL, NSHM_RING_OBSERVER,
+			     flags & NSHM_ALLOW_OTHER_OWNER, &o) != 0 ||
+	    nshm_ring_stats(o, &st) != 0) {
+		nshm_ring_close(o);
+		return nshm__err(-NSHM_ETYPE, "%s", why);
+	}
+	nshm_ring_close(o);
+	return nshm__err(-NSHM_ETYPE,
+			 "ring '%s' carries record protocol '%s' v%u; this "
+			 "program speaks '%s' v%u: another protocol, or the "
+			 "same one with a record type's id, C type, size or "
+			 "version changed (the part after '#' is the type "
+			 "set's fingerprint)",
+			 name, st.type_name, st.type_version, buf,
+			 proto ? proto->version : 0);
+}
+
+/* ---- blocking calls --------------------------------------------------- */
+
+static int role_ok(struct nshm_ring *r, int want)
+{
+	if (r == NULL)
+		return nshm__err(-EINVAL, "ring handle is NULL");
+	if (priv(r)->forked)
+		return nshm__ring_forked_err(r);
+	if (priv(r)->cfg.kind != NSHM_RING_RECORDS || (int)r->role != want)
+		return nshm__err(-EPERM, "ring '%s': a records %s call on "
+				 "a %s handle of a %s ring", priv(r)->name,
+				 nshm__ring_role_name(want),
+				 nshm__ring_role_name((int)r->role),
+				 nshm__ring_kind_name(priv(r)->cfg.kind));
+	return 0;
+}
+
+int nshm_records_reserve_wait(struct nshm_ring *r, uint32_t len, void **out,
+			      const struct timespec *deadline)
+{
+	int ret;
+
+	nshm__err_clear();
+	if ((ret = role_ok(r, NSHM_RING_PRODUCER)) != 0)
+		return ret;
+	if (out == NULL)
+		return nshm__err(-EINVAL, "out pointer is NULL");
+	if (len > r->seq_off)
+		return nshm__err(-EMSGSIZE, "ring '%s': a record of %u bytes; "
+				 "this ring takes at most %u", priv(r)->name,
+				 len, r->seq_off);
+	for (;;) {
+		void *p = nshm_records_reserve(r, len);
+
+		if (p != NULL) {
+			*out = p;
+			return 0;
+		}
+		if (r->err == -NSHM_ECORRUPT)
+			return nshm__err(-NSHM_ECORRUPT, "ring '%s' was found "
+					 "corrupt (nshm_ring_clear_error() to "
+					 "retry)", priv(r)->name);
+		r->reserved = len;
+		ret = nshm__ring_wait(r, deadline);
+		if (ret != 0)
+			return ret;
+	}
+}
+
+int nshm_records_push_wait(struct nshm_ring *r, uint32_t type,
+			   const void *data, uint32_t len,
+			   const struct timespec *deadline)
+{
+	void *p = NULL;
+	int ret;
+
+	if (type > NSHM_REC_TYPE_MAX)
+		return nshm__err(-EINVAL, "record type %u is above 65535",
+				 type);
+	ret = nshm_records_reserve_wait(r, len, &p, deadline);
+	if (ret != 0)
+		return ret;
+	if (len != 0)
+		memcpy(p, data, len);
+	nshm_records_commit_len(r, type, len);
+	return 0;
+}
+
+int nshm_records_next_wait(struct nshm_ring *r, struct nshm_record *rec,
+			   const struct timespec *deadline)
+{
+	int ret;
+
+	nshm__err_clear();
+	if ((ret = role_ok(r, NSHM_RING_CONSUMER)) != 0)
+		return ret;
+	if (rec == NULL)
+		return nshm__err(-EINVAL, "record pointer is NULL");
+	for (;;) {
+		if (nshm_records_next(r, rec))
+			return 0;
+		if (r->err == -NSHM_ECORRUPT)
+			return -NSHM_ECORRUPT; /* detail set by the fast path */
+		ret = nshm__ring_wait(r, deadline);
+		if (ret != 0)
+			return ret;
+	}
+}
+
+int nshm_records_pop_wait(struct nshm_ring *r, void *buf, size_t cap,
+			  uint32_t *len, uint32_t *type,
+			  const struct timespec *deadline)
+{
+	struct nshm_record rec = { NULL, 0, 0 };
+	int ret = nshm_records_next_wait(r, &rec, deadline);
+
+	if (ret != 0)
+		return ret;
+	if (len != NULL)
+		*len = rec.len;
+	if (type != NULL)
+		*type = rec.type;
+	if (rec.len > cap) {
+		r->cready -= nshm__rec_total(r, rec.len); /* still next */
+		return nshm__err(-EMSGSIZE, "ring '%s': the next record has "
+				 "%u bytes, the buffer %zu", priv(r)->name,
+				 rec.len, cap);
+	}
+	if (rec.len != 0)
+		memcpy(buf, rec.data, rec.len);
+	nshm_records_release(r);
+	return 0;
+}
+
+/* ---- out-of-line copies of the inline data plane ---------------------- */
+
+void *nshm_records_reserve_fn(struct nshm_ring *r, uint32_t len)
+{
+	return nshm_records_reserve(r, len);
+}
+
+void nshm_records_commit_len_fn(struct nshm_ring *r, uint32_t type,
+				uint32_t len)
+{
+	nshm_records_commit_len(r, type, len);
+}
+
+bool nshm_records_next_fn(struct nshm_ring *r, struct nshm_record *rec)
+{
+	return nshm_records_next(r, rec);
+}
+
+void nshm_records_release_fn(struct nshm_ring *r)
+{
+	nshm_records_release(r);
+}
+
+int nshm_records_push_fn(struct nshm_ring *r, uint32_t type, const void *data,
+			 uint32_t len)
+{
+	return nshm_records_push(r, type, data, len);
+}
+
+int nshm_records_pop_fn(struct nshm_ring *r, void *buf, size_t cap,
+			uint32_t *len, uint32_t *type)
+{
+	return nshm_records_pop(r, buf, cap, len, type);
+}
