@@ -31,9 +31,13 @@ static int cmp_dbl(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Median over repetitions of a_r / b_r (as bench_report.c does). */
-static double paired(const struct case_result *a, const struct case_result *b,
-		     bool tput)
+/*
+ * Median over repetitions of a_r / b_r (as bench_report.c does); the
+ * smallest and largest of them in @p lo, @p hi when not NULL (the noise).
+ */
+static double paired_range(const struct case_result *a,
+			   const struct case_result *b, bool tput, double *lo,
+			   double *hi)
 {
 	double v[BENCH_MAX_REPS];
 	unsigned k = 0, n;
@@ -49,10 +53,22 @@ static double paired(const struct case_result *a, const struct case_result *b,
 		else if (!tput && x->rtt_ok && y->rtt_ok && y->p50 > 0)
 			v[k++] = x->p50 / y->p50;
 	}
+	if (lo != NULL)
+		*lo = *hi = NAN;
 	if (k == 0)
 		return NAN;
 	qsort(v, k, sizeof(*v), cmp_dbl);
+	if (lo != NULL) {
+		*lo = v[0];
+		*hi = v[k - 1];
+	}
 	return k % 2 ? v[k / 2] : (v[k / 2 - 1] + v[k / 2]) / 2.0;
+}
+
+static double paired(const struct case_result *a, const struct case_result *b,
+		     bool tput)
+{
+	return paired_range(a, b, tput, NULL, NULL);
 }
 
 /* The case of @p name / @p mode / size / P x C, or NULL. mode 0: spin if
@@ -94,6 +110,7 @@ struct mpmc_target {
 	char key[48];	  /* JSON name */
 	const char *mode; /* nshm-mpmc's */
 	double ratio;	  /* NAN: not measured */
+	double lo, hi;	  /* the per-repetition ratios' range */
 	double limit;
 	bool at_least;
 	int delivered;	  /* -1: a ratio target; else 0/1 */
@@ -139,7 +156,8 @@ static unsigned mpmc_targets(const struct case_result *res, unsigned n,
 				 "rtt p50", one[i].vs, mode_name(o->def.mode));
 			snprintf(t[k].key, sizeof(t[k].key), "%s", one[i].key);
 			t[k].mode = mode_name((enum bench_mode)m);
-			t[k].ratio = paired(me, o, one[i].tput);
+			t[k].ratio = paired_range(me, o, one[i].tput, &t[k].lo,
+						  &t[k].hi);
 			t[k].limit = one[i].limit;
 			t[k].at_least = one[i].tput;
 			t[k].delivered = -1;
@@ -155,7 +173,7 @@ static unsigned mpmc_targets(const struct case_result *res, unsigned n,
 			 reps_ok(big), big->nreps);
 		snprintf(t[k].key, sizeof(t[k].key), "delivered_4x4");
 		t[k].mode = mode_name(big->def.mode);
-		t[k].ratio = NAN;
+		t[k].ratio = t[k].lo = t[k].hi = NAN;
 		t[k].delivered = big->nreps > 0 && reps_ok(big) == big->nreps &&
 				 big->note[0] == '\0';
 		k++;
@@ -163,7 +181,7 @@ static unsigned mpmc_targets(const struct case_result *res, unsigned n,
 			 "4x4 tput / own 1x1 %s", mode_name(own->def.mode));
 		snprintf(t[k].key, sizeof(t[k].key), "tput_4x4_x_own_1x1");
 		t[k].mode = mode_name(big->def.mode);
-		t[k].ratio = paired(big, own, true);
+		t[k].ratio = paired_range(big, own, true, &t[k].lo, &t[k].hi);
 		t[k].limit = T_4X4_OWN;
 		t[k].at_least = true;
 		t[k].delivered = -1;
@@ -245,18 +263,25 @@ void report_mpmc_table(FILE *f, const struct case_result *res, unsigned n)
 		   "and ck-mpmc; 1x1 rtt p50 <= %.2fx nshm-spsc; 4x4 block "
 		   "delivers all, tput >= %.2fx its 1x1 ***\n",
 		MPMC_TARGET_SIZE, T_X_SPSC, T_X_FLOOR, T_RTT_SPSC, T_4X4_OWN);
+	fprintf(f, "%-9s %-5s %-44s %8s %8s  %-6s %s\n", "", "mode",
+		"(medians of per-repetition ratios)", "ratio", "target", "",
+		"per-rep range");
 	for (unsigned i = 0; i < nt; i++) {
-		char r[24], l[24];
+		char r[24], l[24], g[48];
 
 		fmt(r, sizeof(r), t[i].ratio, "%.3fx");
+		if (isnan(t[i].lo))
+			g[0] = '\0';
+		else
+			snprintf(g, sizeof(g), "%.2f..%.2f", t[i].lo, t[i].hi);
 		if (t[i].delivered >= 0)
 			snprintf(l, sizeof(l), "%s", "");
 		else
 			snprintf(l, sizeof(l), "%s %.2f",
 				 t[i].at_least ? ">=" : "<=", t[i].limit);
-		fprintf(f, "nshm-mpmc %-5s %-44s %8s %8s  %s\n", t[i].mode,
+		fprintf(f, "nshm-mpmc %-5s %-44s %8s %8s  %-6s %s\n", t[i].mode,
 			t[i].what, t[i].delivered >= 0 ? "" : r, l,
-			verdict(&t[i]));
+			verdict(&t[i]), g);
 	}
 }
 
@@ -311,6 +336,10 @@ void report_mpmc_json(FILE *f, const struct case_result *res, unsigned n)
 			   "\"what\": \"%s\", \"ratio\": ",
 			i ? "," : "", t[i].key, t[i].mode, t[i].what);
 		jnum(f, t[i].ratio, "%.4f");
+		fprintf(f, ", \"ratio_min\": ");
+		jnum(f, t[i].lo, "%.4f");
+		fprintf(f, ", \"ratio_max\": ");
+		jnum(f, t[i].hi, "%.4f");
 		fprintf(f, ", \"limit\": ");
 		jnum(f, t[i].delivered >= 0 ? NAN : t[i].limit, "%.2f");
 		fprintf(f, ", \"at_least\": %s, \"result\": \"%s\"}",
