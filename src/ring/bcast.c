@@ -480,7 +480,7 @@ static void bcast_leave(struct nshm_ring *r)
 /* A reader: would a read return something other than "nothing new"? */
 static int reader_ready(struct nshm_ring *r)
 {
-	uint64_t c = r->cpos;
+	uint64_t c = r->cpos, t;
 
 	/* Relaxed: as in the fast path. */
 	if (atomic_load_explicit(&r->me->held, memory_order_relaxed) !=
@@ -490,9 +490,9 @@ static int reader_ready(struct nshm_ring *r)
 	if (atomic_load_explicit(nshm__ring_seq(r, c), memory_order_acquire) ==
 	    NSHM_RING_SEQ(c))
 		return 1;
-	/* RING-B6. */
-	return atomic_load_explicit(&r->sh->prod.index,
-				    memory_order_acquire) != c;
+	/* RING-B6: tail may still be one short of what we read. */
+	t = atomic_load_explicit(&r->sh->prod.index, memory_order_acquire);
+	return t != c && t + 1 != c;
 }
 
 static int bcast_ready(struct nshm_ring *r)
@@ -688,8 +688,12 @@ int nshm__bcast_read_step(struct nshm_ring *r, void *out, const void **msg,
 		/* RING-B6: pairs with RING-B5: below t all was published. */
 		t = atomic_load_explicit(&r->sh->prod.index,
 					 memory_order_acquire);
-		if (t == c)
-			return 0; /* nothing new (or being written now) */
+		/*
+		 * Nothing new, or being written now; or (t == c - 1) we read
+		 * the last message before the writer stored tail after it.
+		 */
+		if (t == c || t + 1 == c)
+			return 0;
 		if (t - c > (1ull << 62)) {
 			nshm__ring_count_corrupt(r);
 			r->err = -NSHM_ECORRUPT;
@@ -771,7 +775,7 @@ static int bcast_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
 				 (unsigned long long)r->ppos);
 	if ((r->role == NSHM_RING_CONSUMER ||
 	     r->role == NSHM_RING_SUBSCRIBER) &&
-	    tail - r->cpos > (1ull << 62))
+	    tail + 1 - r->cpos > (1ull << 62))
 		return nshm__err(-NSHM_ECORRUPT, "ring '%s': tail %llu is "
 				 "behind this reader's index %llu",
 				 priv(r)->name, (unsigned long long)tail,

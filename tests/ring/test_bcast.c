@@ -302,7 +302,21 @@ static int reader(const char *name, int role, uint64_t n, unsigned slow_us,
 			return 13;
 		want++;
 		got++;
-		/* Slow through the first half only: then catch up quickly. */
+		/*
+		 * The slow one: after its first message it waits until the
+		 * writer is more than a lap ahead (a lap for sure), then
+		 * reads slowly through the first half, then catches up.
+		 */
+		if (slow_us != 0 && got == 1) {
+			struct nshm_ring_stats st;
+
+			do {
+				usleep(1000);
+				if (nshm_ring_stats(mb_ring(h), &st) != 0)
+					return 17;
+			} while (st.pushed < want + st.capacity + 1 &&
+				 st.pushed < n);
+		}
 		if (slow_us != 0 && want < n / 2)
 			usleep(slow_us);
 	}
@@ -380,16 +394,19 @@ static void test_lossless(void **state)
 }
 
 /*
- * Lossy: the writer is paced (1 ms pause every 2048 messages, a capacity
- * of 64 Ki holds 32 ms of traffic) so that fast readers on a loaded
+ * Lossy: the writer is paced (1 ms pause every capacity / 32 messages: a
+ * capacity holds 32 ms of traffic) so that fast readers on a loaded
  * machine keep up; the slow one (200 us per message) cannot.
  */
 static void test_lossy(void **state)
 {
 	uint64_t n = t_count(200000);
+	uint32_t cap = 65536;
 
 	(void)state;
-	run_fanout(NSHM_BCAST_LOSSY, n, 65536, 2048);
+	while (cap > 1024 && cap * 4ull > n)
+		cap /= 2;
+	run_fanout(NSHM_BCAST_LOSSY, n, cap, cap / 32);
 }
 
 /* ---- torn reads under heavy overwrite ------------------------------------- */
@@ -438,8 +455,11 @@ other:
 			laps++;
 			continue;
 		}
-		if (rc != 0)
+		if (rc != 0) {
+			fprintf(stderr, "torn reader: %d: %s\n", rc,
+				nshm_errdetail());
 			return 11;
+		}
 		continue;
 good:
 		if (any && pos <= last)
