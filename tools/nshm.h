@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <nshm/bcast.h>
 #include <nshm/mpmc.h>
 #include <nshm/ring.h>
 #include <nshm/shm.h>

@@ -43,6 +43,39 @@ static int mpmc_pop_wait(struct nshm_ring *r, void *elem,
 	return nshm_mpmc_pop_wait_fn(r, elem, deadline);
 }
 
+/*
+ * Broadcast readers subscribe (read-only, unregistered): a reader that
+ * falls a lap behind is told how many it missed and goes on from the
+ * oldest message still there.
+ */
+static int bcast_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		uint64_t m = 0;
+		int rc = nshm_bcast_read_fn(r, elem, &m);
+
+		if (rc != -NSHM_ELAPPED)
+			return rc; /* 1, 0 or an error */
+		*missed += m;
+	}
+	return 0;
+}
+
+static int bcast_pop_wait(struct nshm_ring *r, void *elem,
+			  const struct timespec *deadline, uint64_t *missed)
+{
+	for (;;) {
+		uint64_t m = 0;
+		int rc = nshm_bcast_read_wait_fn(r, elem, &m, deadline);
+
+		if (rc == 1)
+			return 0;
+		if (rc != -NSHM_ELAPPED)
+			return rc;
+		*missed += m;
+	}
+}
+
 const struct ring_kind ring_kinds[] = {
 	{ "spsc", NSHM_RING_SPSC,
 	  "single producer, single consumer, fixed-size elements", true,
@@ -52,12 +85,13 @@ const struct ring_kind ring_kinds[] = {
 	  nshm_mpmc_push_wait_fn, mpmc_pop, mpmc_pop_wait, NSHM_RING_CONSUMER,
 	  NULL },
 	/*
-	 * Kinds the library may not have (create then says -EOPNOTSUPP):
+	 * Kinds the library may not have yet (create says -EOPNOTSUPP):
 	 * listed so that create passes them through the day they exist, and
 	 * ls/info/watch name them. Filling in the data plane enables pub/sub.
 	 */
 	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader", true,
-	  NULL, NULL, NULL, NSHM_RING_SUBSCRIBER, NULL },
+	  nshm_bcast_publish_wait_fn, bcast_pop, bcast_pop_wait,
+	  NSHM_RING_SUBSCRIBER, NULL },
 	{ "records", NSHM_RING_RECORDS, "variable-size records", false,
 	  NULL, NULL, NULL, NSHM_RING_CONSUMER, NULL },
 };
@@ -396,8 +430,13 @@ static int attach_as(const char *name, enum nshm_ring_role role,
 	};
 	if (role == NSHM_RING_CONSUMER)
 		role = k->reader; /* e.g. a broadcast subscriber */
-	rc = nshm_ring_attach(name, (enum nshm_ring_kind)cfg->kind, &t, role,
-			      NSHM_ALLOW_OTHER_OWNER, out);
+	if (k->kind == NSHM_RING_BROADCAST && role != NSHM_RING_PRODUCER)
+		/* Like a queue's consumer: what is still there, then on. */
+		rc = nshm_bcast_attach(name, &t, role, NSHM_BCAST_FROM_OLDEST,
+				       0, NSHM_ALLOW_OTHER_OWNER, out);
+	else
+		rc = nshm_ring_attach(name, (enum nshm_ring_kind)cfg->kind,
+				      &t, role, NSHM_ALLOW_OTHER_OWNER, out);
 	if (rc < 0)
 		return fail(cmd, name, rc);
 	return EX_OK;

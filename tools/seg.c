@@ -257,10 +257,11 @@ void segview_json(FILE *f, const struct segview *v)
 		  s->consumer_pid, s->consumer_attaches);
 	fprintf(f, ",\"max_producers\":%u,\"max_consumers\":%u,"
 		"\"producers\":%u,\"consumers\":%u,\"skipped\":%llu,"
-		"\"claim_retries\":%llu",
+		"\"claim_retries\":%llu,\"evictions\":%llu",
 		s->max_producers, s->max_consumers, s->producers, s->consumers,
 		(unsigned long long)s->skipped,
-		(unsigned long long)s->claim_retries);
+		(unsigned long long)s->claim_retries,
+		(unsigned long long)s->evictions);
 	fprintf(f, ",\"pushed\":%llu,\"popped\":%llu,\"full_waits\":%llu,"
 		"\"empty_waits\":%llu,\"producer_parks\":%llu,"
 		"\"consumer_parks\":%llu,\"producer_wakeups\":%llu,"
@@ -719,10 +720,13 @@ static void info_print(const struct segview *v)
 	}
 	printf("roles       producers %u live of %u, consumers %u live of %u\n",
 	       s->producers, s->max_producers, s->consumers, s->max_consumers);
-	if (s->kind != NSHM_RING_SPSC)
+	if (s->kind == NSHM_RING_MPMC)
 		printf("recovery    %llu slots skipped for dead claimants, "
 		       "%llu claim retries\n", (unsigned long long)s->skipped,
 		       (unsigned long long)s->claim_retries);
+	if (s->kind == NSHM_RING_BROADCAST)
+		printf("evictions   %llu readers evicted (dead, or too slow)\n",
+		       (unsigned long long)s->evictions);
 	printf("pushed      %llu\npopped      %llu\n",
 	       (unsigned long long)s->pushed, (unsigned long long)s->popped);
 	printf("waits       full %llu, empty %llu\n",

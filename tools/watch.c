@@ -185,10 +185,12 @@ static const char *si(char *buf, size_t n, double v)
 static void role_json(const struct nshm_ring_stats *s)
 {
 	printf(",\"producers\":%u,\"consumers\":%u,\"max_producers\":%u,"
-	       "\"max_consumers\":%u,\"skipped\":%llu,\"claim_retries\":%llu",
+	       "\"max_consumers\":%u,\"skipped\":%llu,\"claim_retries\":%llu,"
+	       "\"evictions\":%llu",
 	       s->producers, s->consumers, s->max_producers, s->max_consumers,
 	       (unsigned long long)s->skipped,
-	       (unsigned long long)s->claim_retries);
+	       (unsigned long long)s->claim_retries,
+	       (unsigned long long)s->evictions);
 }
 
 static void print_json(struct watched *ws, int n, double t, double dt,

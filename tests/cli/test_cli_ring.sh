@@ -7,7 +7,7 @@ nshm=$1
 n="nshmt-clir-$$"
 tmp=$(mktemp -d)
 cleanup() {
-	for x in "$n" "$n-b" "$n-k" "$n-mp" "$n-raw" "$n-bad" "$n-ver" "$n-perm" "sysv:$n"; do
+	for x in "$n" "$n-b" "$n-k" "$n-mp" "$n-bc" "$n-raw" "$n-bad" "$n-ver" "$n-perm" "sysv:$n"; do
 		"$nshm" rm "$x" >/dev/null 2>&1
 	done
 	rm -rf "$tmp"
@@ -117,6 +117,38 @@ if "$nshm" create -k mpmc -e 16 -c 256 --max-producers 4 --max-consumers 2 \
 		<(od -An -tx1 -w16 "$tmp/mpout" | sort)
 	json "mpmc info --json" "$nshm" info --json "$n-mp"
 	"$nshm" rm "$n-mp"
+fi
+
+# Broadcast, where the library has it (lossy: the writer never waits).
+# Everything still in the ring reaches a subscriber that starts late; one
+# stopped while the writer laps it is told exactly what it missed.
+if "$nshm" create -k broadcast -e 16 -c 16 "$n-bc" >/dev/null 2>&1; then
+	head -c 160 /dev/urandom >"$tmp/bc"
+	"$nshm" pub --raw "$n-bc" <"$tmp/bc"
+	"$nshm" sub --raw "$n-bc" >"$tmp/bcout"
+	ok "broadcast: a late subscriber gets all 10" cmp -s "$tmp/bc" "$tmp/bcout"
+	"$nshm" rm "$n-bc"
+	"$nshm" create -k broadcast -e 16 -c 16 "$n-bc" >/dev/null
+	"$nshm" sub --json "$n-bc" >"$tmp/bcjson" &
+	subpid=$!
+	wait_for grep -q "/dev/shm/$n-bc" "/proc/$subpid/maps"
+	kill -STOP "$subpid"
+	head -c 1600 /dev/urandom >"$tmp/bc100"
+	"$nshm" pub --raw "$n-bc" <"$tmp/bc100" # 100, laps the stopped reader
+	kill -CONT "$subpid"
+	wait "$subpid"
+	ok "broadcast: lapped subscriber ends at 0" [ $? -eq 0 ]
+	ok "broadcast: received + missed == published" python3 -c '
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+missed = sum(o.get("missed", 0) for o in lines)
+got = [o["hex"] for o in lines if "hex" in o]
+data = open(sys.argv[2], "rb").read()
+want = [data[i:i + 16].hex() for i in range(0, len(data), 16)]
+assert missed > 0 and len(got) + missed == 100, (missed, len(got))
+assert got == want[100 - len(got):], "not the newest, in order"
+' "$tmp/bcjson" "$tmp/bc100"
+	"$nshm" rm "$n-bc"
 fi
 
 # --- failures and their exit codes ------------------------------------------
