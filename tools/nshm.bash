@@ -49,7 +49,7 @@ _nshm()
 		;;
 	rm | delete) opts="--force" ;;
 	gc) opts="--force --json --path" ;;
-	pub) opts="--hex --raw --text --rate --timeout" ;;
+	pub) opts="--hex --raw --text --rate --timeout --type" ;;
 	sub) opts="--hex --raw --json --text --count --timeout" ;;
 	help)
 		COMPREPLY=($(compgen -W "$cmds" -- "$cur"))
@@ -74,7 +74,7 @@ _nshm()
 		--type-version | --align | --seq-offset | --max-producers | \
 		--max-consumers | --evict-ms | --record-max | --record-align | \
 		-n | --count | \
-		-i | --interval | --rate | --timeout)
+		-i | --interval | --rate | --timeout | --type)
 		return
 		;;
 	esac

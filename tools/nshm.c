@@ -330,7 +330,8 @@ static const struct command commands[] = {
 	  "  -n, --count COUNT     stop after COUNT samples (default: forever)\n"
 	  "  -i, --interval SECS   seconds between samples (default 1; 0.5, 200ms)\n"
 	  "  --json                one JSON object per sample per line\n"
-	  "  --plain               plain lines even on a terminal\n" },
+	  "  --plain               plain lines even on a terminal\n"
+	  "A records ring counts bytes (headers and padding included).\n" },
 	{ "create", NULL, cmd_create, "create a segment or a ring",
 	  "usage: nshm create [-x] [-m MODE] [--huge] [--prefault] NAME SIZE\n"
 	  "       nshm create -k KIND -e ELEM_SIZE -c CAPACITY [options] NAME\n"
@@ -380,7 +381,7 @@ static const struct command commands[] = {
 	  "  --json        a JSON array of what was (or would be) removed\n"
 	  "  --path DIR    also look at nshm files in DIR\n" },
 	{ "pub", NULL, cmd_pub, "write elements from stdin into a ring",
-	  "usage: nshm pub [--hex|--raw|--text] [--rate N] [--timeout SECS] NAME\n"
+	  "usage: nshm pub [--hex|--raw|--text] [--rate N] [--timeout SECS] [--type T] NAME\n"
 	  "Attach as the producer and push one element per input record;\n"
 	  "blocks while the ring is full; gives the role back at end of input\n"
 	  "(a consumer then drains the ring and sees the end).\n"
@@ -389,7 +390,11 @@ static const struct command commands[] = {
 	  "  --raw         binary: exactly ELEM_SIZE bytes per element\n"
 	  "  --text        one element per line, the line's bytes zero-padded\n"
 	  "  --rate N      at most N elements per second (paced, not bursty)\n"
-	  "  --timeout S   give up when the ring stays full for S seconds\n" },
+	  "  --timeout S   give up when the ring stays full for S seconds\n"
+	  "  --type T      records: the record type id (0 .. 65535, default 0)\n"
+	  "A records ring takes one record per line (its length is the line's,\n"
+	  "or the hex bytes'), or with --raw records framed by a 4-byte\n"
+	  "little-endian length (what nshm sub --raw writes).\n" },
 	{ "sub", NULL, cmd_sub, "read elements from a ring and print them",
 	  "usage: nshm sub [--hex|--raw|--json|--text] [-n COUNT] [--timeout SECS] NAME\n"
 	  "Attach as the consumer and print each element; ends (exit 0) once\n"
@@ -398,6 +403,8 @@ static const struct command commands[] = {
 	  "ring is read as a subscriber (read-only, holds nothing back) from\n"
 	  "the oldest message still there; when the writer laps it, what it\n"
 	  "missed is reported ({\"missed\":N} with --json, else on stderr).\n"
+	  "A records ring prints each record at its own length, with its\n"
+	  "\"type\" in JSON; --raw frames each with a 4-byte LE length.\n"
 	  "  --hex         one line of hex per element (default)\n"
 	  "  --raw         the element's bytes, nothing else (binary-safe)\n"
 	  "  --json        one JSON object per line: {\"index\", \"size\", \"hex\"}\n"

@@ -17,6 +17,7 @@
 
 #include <nshm/bcast.h>
 #include <nshm/mpmc.h>
+#include <nshm/records.h>
 #include <nshm/ring.h>
 #include <nshm/shm.h>
 #include <nshm/sync.h>
@@ -79,18 +80,27 @@ struct ring_kind {
 	bool fixed_elem;
 	/*
 	 * The data plane pub/sub use (NULL: pub/sub do not handle the kind
-	 * yet), as thin adapters in ring.c over the kind's own _fn calls.
+	 * yet), as thin adapters in ring.c over the kind's own calls. A
+	 * message is @p len bytes (fixed-size kinds: always the element
+	 * size) with a record type (records only; 0 elsewhere).
 	 * pop: 1 got one, 0 empty, < 0 error; pop_wait: 0 or < 0. A kind
 	 * whose reader can fall behind (broadcast) adds what it missed to
-	 * *missed instead of failing (and returns 0, or 1 with an element);
+	 * *missed instead of failing (and returns 0, or 1 with a message);
 	 * sub reports it and reads on.
 	 */
-	int (*push_wait)(struct nshm_ring *r, const void *elem,
-			 const struct timespec *deadline);
-	int (*pop)(struct nshm_ring *r, void *elem, uint64_t *missed);
-	int (*pop_wait)(struct nshm_ring *r, void *elem,
+	int (*push_wait)(struct nshm_ring *r, const void *buf, uint32_t len,
+			 uint32_t type, const struct timespec *deadline);
+	int (*pop)(struct nshm_ring *r, void *buf, uint32_t cap, uint32_t *len,
+		   uint32_t *type, uint64_t *missed);
+	int (*pop_wait)(struct nshm_ring *r, void *buf, uint32_t cap,
+			uint32_t *len, uint32_t *type,
 			const struct timespec *deadline, uint64_t *missed);
 	enum nshm_ring_role reader; /* the role sub attaches in */
+	/* Kind-specific create / attach (NULL: the ring core's). */
+	int (*create)(const char *name, const struct nshm_ring_params *p,
+		      struct nshm_ring **out);
+	int (*attach)(const char *name, const struct nshm_ring_type *t,
+		      enum nshm_ring_role role, struct nshm_ring **out);
 	uint64_t (*position)(const struct nshm_ring *r); /* or NULL */
 };
 

@@ -16,31 +16,62 @@
 
 /* ---- the table of ring kinds ---------------------------------------------- */
 
-/* Adapters: each kind's data plane in the shape the table wants. */
-static int spsc_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
+/*
+ * Adapters: each kind's data plane in the shape the table wants. The
+ * fixed-size kinds move whole elements: len is the element size both ways.
+ */
+static int spsc_push_wait(struct nshm_ring *r, const void *buf, uint32_t len,
+			  uint32_t type, const struct timespec *deadline)
 {
-	(void)missed;
-	return nshm_ring_pop_fn(r, elem) ? 1 : nshm_ring_error_fn(r);
+	(void)len;
+	(void)type;
+	return nshm_ring_push_wait_fn(r, buf, deadline);
 }
 
-static int spsc_pop_wait(struct nshm_ring *r, void *elem,
+static int spsc_pop(struct nshm_ring *r, void *buf, uint32_t cap,
+		    uint32_t *len, uint32_t *type, uint64_t *missed)
+{
+	(void)missed;
+	*len = cap;
+	*type = 0;
+	return nshm_ring_pop_fn(r, buf) ? 1 : nshm_ring_error_fn(r);
+}
+
+static int spsc_pop_wait(struct nshm_ring *r, void *buf, uint32_t cap,
+			 uint32_t *len, uint32_t *type,
 			 const struct timespec *deadline, uint64_t *missed)
 {
 	(void)missed;
-	return nshm_ring_pop_wait_fn(r, elem, deadline);
+	*len = cap;
+	*type = 0;
+	return nshm_ring_pop_wait_fn(r, buf, deadline);
 }
 
-static int mpmc_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
+static int mpmc_push_wait(struct nshm_ring *r, const void *buf, uint32_t len,
+			  uint32_t type, const struct timespec *deadline)
+{
+	(void)len;
+	(void)type;
+	return nshm_mpmc_push_wait_fn(r, buf, deadline);
+}
+
+static int mpmc_pop(struct nshm_ring *r, void *buf, uint32_t cap,
+		    uint32_t *len, uint32_t *type, uint64_t *missed)
 {
 	(void)missed;
-	return nshm_mpmc_pop_fn(r, elem) ? 1 : nshm_ring_error_fn(r);
+	*len = cap;
+	*type = 0;
+	return nshm_mpmc_pop_fn(r, buf) ? 1 : nshm_ring_error_fn(r);
 }
 
-static int mpmc_pop_wait(struct nshm_ring *r, void *elem,
+static int mpmc_pop_wait(struct nshm_ring *r, void *buf, uint32_t cap,
+			 uint32_t *len, uint32_t *type,
 			 const struct timespec *deadline, uint64_t *missed)
 {
 	(void)missed;
-	return nshm_mpmc_pop_wait_fn(r, elem, deadline);
+	*len = cap;
+	*type = 0;
+	return nshm_mpmc_pop_wait_fn(r, buf, deadline);
 }
 
 /*
@@ -48,11 +79,22 @@ static int mpmc_pop_wait(struct nshm_ring *r, void *elem,
  * falls a lap behind is told how many it missed and goes on from the
  * oldest message still there.
  */
-static int bcast_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
+static int bcast_push_wait(struct nshm_ring *r, const void *buf, uint32_t len,
+			   uint32_t type, const struct timespec *deadline)
 {
+	(void)len;
+	(void)type;
+	return nshm_bcast_publish_wait_fn(r, buf, deadline);
+}
+
+static int bcast_pop(struct nshm_ring *r, void *buf, uint32_t cap,
+		     uint32_t *len, uint32_t *type, uint64_t *missed)
+{
+	*len = cap;
+	*type = 0;
 	for (int tries = 0; tries < 2; tries++) {
 		uint64_t m = 0;
-		int rc = nshm_bcast_read_fn(r, elem, &m);
+		int rc = nshm_bcast_read_fn(r, buf, &m);
 
 		if (rc != -NSHM_ELAPPED)
 			return rc; /* 1, 0 or an error */
@@ -61,12 +103,15 @@ static int bcast_pop(struct nshm_ring *r, void *elem, uint64_t *missed)
 	return 0;
 }
 
-static int bcast_pop_wait(struct nshm_ring *r, void *elem,
+static int bcast_pop_wait(struct nshm_ring *r, void *buf, uint32_t cap,
+			  uint32_t *len, uint32_t *type,
 			  const struct timespec *deadline, uint64_t *missed)
 {
+	*len = cap;
+	*type = 0;
 	for (;;) {
 		uint64_t m = 0;
-		int rc = nshm_bcast_read_wait_fn(r, elem, &m, deadline);
+		int rc = nshm_bcast_read_wait_fn(r, buf, &m, deadline);
 
 		if (rc == 1)
 			return 0;
@@ -76,24 +121,73 @@ static int bcast_pop_wait(struct nshm_ring *r, void *elem,
 	}
 }
 
+/* Like a queue's consumer: what is still in the ring, then on. */
+static int bcast_attach(const char *name, const struct nshm_ring_type *t,
+			enum nshm_ring_role role, struct nshm_ring **out)
+{
+	if (role == NSHM_RING_PRODUCER)
+		return nshm_ring_attach(name, NSHM_RING_BROADCAST, t, role,
+					NSHM_ALLOW_OTHER_OWNER, out);
+	return nshm_bcast_attach(name, t, role, NSHM_BCAST_FROM_OLDEST, 0,
+				 NSHM_ALLOW_OTHER_OWNER, out);
+}
+
+/*
+ * Records: variable length and a type id per record. The shell speaks
+ * untyped records (no protocol): a ring made by a program with a declared
+ * protocol refuses us with -NSHM_ETYPE (status 9), as it should.
+ */
+static int rec_push_wait(struct nshm_ring *r, const void *buf, uint32_t len,
+			 uint32_t type, const struct timespec *deadline)
+{
+	return nshm_records_push_wait(r, type, buf, len, deadline);
+}
+
+static int rec_pop(struct nshm_ring *r, void *buf, uint32_t cap,
+		   uint32_t *len, uint32_t *type, uint64_t *missed)
+{
+	int rc = nshm_records_pop_fn(r, buf, cap, len, type);
+
+	(void)missed;
+	return rc == 0 ? 1 : rc == -EAGAIN ? 0 : rc;
+}
+
+static int rec_pop_wait(struct nshm_ring *r, void *buf, uint32_t cap,
+			uint32_t *len, uint32_t *type,
+			const struct timespec *deadline, uint64_t *missed)
+{
+	(void)missed;
+	return nshm_records_pop_wait(r, buf, cap, len, type, deadline);
+}
+
+static int rec_create(const char *name, const struct nshm_ring_params *p,
+		      struct nshm_ring **out)
+{
+	return nshm_records_create(name, p, NULL, out);
+}
+
+static int rec_attach(const char *name, const struct nshm_ring_type *t,
+		      enum nshm_ring_role role, struct nshm_ring **out)
+{
+	(void)t;
+	return nshm_records_attach(name, NULL, role, NSHM_ALLOW_OTHER_OWNER,
+				   out);
+}
+
 const struct ring_kind ring_kinds[] = {
 	{ "spsc", NSHM_RING_SPSC,
 	  "single producer, single consumer, fixed-size elements", true,
-	  nshm_ring_push_wait_fn, spsc_pop, spsc_pop_wait, NSHM_RING_CONSUMER,
-	  nshm_ring_position_fn },
+	  spsc_push_wait, spsc_pop, spsc_pop_wait, NSHM_RING_CONSUMER,
+	  NULL, NULL, nshm_ring_position_fn },
 	{ "mpmc", NSHM_RING_MPMC, "many producers, many consumers", true,
-	  nshm_mpmc_push_wait_fn, mpmc_pop, mpmc_pop_wait, NSHM_RING_CONSUMER,
-	  NULL },
-	/*
-	 * Kinds the library may not have yet (create says -EOPNOTSUPP):
-	 * listed so that create passes them through the day they exist, and
-	 * ls/info/watch name them. Filling in the data plane enables pub/sub.
-	 */
+	  mpmc_push_wait, mpmc_pop, mpmc_pop_wait, NSHM_RING_CONSUMER,
+	  NULL, NULL, NULL },
 	{ "broadcast", NSHM_RING_BROADCAST, "fan-out to every reader", true,
-	  nshm_bcast_publish_wait_fn, bcast_pop, bcast_pop_wait,
-	  NSHM_RING_SUBSCRIBER, NULL },
-	{ "records", NSHM_RING_RECORDS, "variable-size records", false,
-	  NULL, NULL, NULL, NSHM_RING_CONSUMER, NULL },
+	  bcast_push_wait, bcast_pop, bcast_pop_wait, NSHM_RING_SUBSCRIBER,
+	  NULL, bcast_attach, NULL },
+	{ "records", NSHM_RING_RECORDS, "variable-size typed records", false,
+	  rec_push_wait, rec_pop, rec_pop_wait, NSHM_RING_CONSUMER,
+	  rec_create, rec_attach, NULL },
 };
 const size_t ring_kinds_n = sizeof(ring_kinds) / sizeof(ring_kinds[0]);
 
@@ -170,7 +264,8 @@ int ring_create(const char *name, const struct ring_create_opts *o, bool json)
 	p.evict_ms = o->evict_ms;
 	p.record_max = o->record_max;
 	p.record_align = o->record_align;
-	rc = nshm_ring_create_with(name, &p, &r);
+	rc = o->kind->create ? o->kind->create(name, &p, &r)
+			     : nshm_ring_create_with(name, &p, &r);
 	if (rc == -EOPNOTSUPP)
 		fprintf(stderr, "nshm create: this library has no %s rings "
 			"yet\n", o->kind->name);
@@ -182,9 +277,15 @@ int ring_create(const char *name, const struct ring_create_opts *o, bool json)
 		segview_json(stdout, &v);
 		fputc('\n', stdout);
 	} else {
-		printf("created %s ring %s: %u x %u-byte elements, %zu bytes, "
-		       "mode %04o\n", o->kind->name, name, o->capacity,
-		       o->elem_size, v.info.size, v.info.mode);
+		if (o->kind->fixed_elem)
+			printf("created %s ring %s: %u x %u-byte elements, %zu "
+			       "bytes, mode %04o\n", o->kind->name, name,
+			       o->capacity, o->elem_size, v.info.size,
+			       v.info.mode);
+		else
+			printf("created %s ring %s: %u bytes of records, %zu "
+			       "bytes, mode %04o\n", o->kind->name, name,
+			       o->capacity, v.info.size, v.info.mode);
 	}
 	return EX_OK;
 }
@@ -390,7 +491,7 @@ static double now_s(void)
 static int attach_as(const char *name, enum nshm_ring_role role,
 		     const char *cmd, struct nshm_ring **out,
 		     struct nshm_ring_config *cfg,
-		     const struct ring_kind **kind_out)
+		     const struct ring_kind **kind_out, uint32_t *cap)
 {
 	static struct segview v;
 	const struct ring_kind *k;
@@ -430,15 +531,15 @@ static int attach_as(const char *name, enum nshm_ring_role role,
 	};
 	if (role == NSHM_RING_CONSUMER)
 		role = k->reader; /* e.g. a broadcast subscriber */
-	if (k->kind == NSHM_RING_BROADCAST && role != NSHM_RING_PRODUCER)
-		/* Like a queue's consumer: what is still there, then on. */
-		rc = nshm_bcast_attach(name, &t, role, NSHM_BCAST_FROM_OLDEST,
-				       0, NSHM_ALLOW_OTHER_OWNER, out);
+	if (k->attach != NULL)
+		rc = k->attach(name, &t, role, out);
 	else
 		rc = nshm_ring_attach(name, (enum nshm_ring_kind)cfg->kind,
 				      &t, role, NSHM_ALLOW_OTHER_OWNER, out);
 	if (rc < 0)
 		return fail(cmd, name, rc);
+	/* The largest message: an element, or a record. */
+	*cap = k->fixed_elem ? cfg->elem_size : nshm_records_max(*out);
 	return EX_OK;
 }
 
@@ -455,28 +556,51 @@ static int hexval(int c)
 }
 
 /*
- * Read one element into @p buf (@p size bytes, zero-padded).
+ * Read one message into @p buf (at most @p size bytes) and set *@p n to
+ * its length. @p fixed: an element, always @p size bytes, zero-padded; else
+ * a record: as long as its line (hex: its bytes), and in raw input framed
+ * by a 4-byte little-endian length (what nshm sub --raw writes).
  * @return 1 read, 0 end of input, -1 bad input (message printed),
  * -2 interrupted.
  */
 static int read_elem(FILE *in, enum fmt fmt, unsigned char *buf, size_t size,
-		     char **line, size_t *cap, unsigned long *lineno)
+		     bool fixed, uint32_t *n, char **line, size_t *cap,
+		     unsigned long *lineno)
 {
+	const char *what = fixed ? "element" : "record";
 	ssize_t len;
-	size_t n = 0;
+	size_t got, want = size;
 
 	memset(buf, 0, size);
+	*n = fixed ? (uint32_t)size : 0;
 	if (fmt == F_RAW) {
-		size_t got = fread(buf, 1, size, in);
+		if (!fixed) {
+			unsigned char hdr[4];
 
-		if (got == size)
+			got = fread(hdr, 1, 4, in);
+			if (got == 0 && !ferror(in))
+				return 0;
+			if (got != 4)
+				return ferror(in) && errno == EINTR ? -2 : -1;
+			want = (size_t)hdr[0] | (size_t)hdr[1] << 8 |
+			       (size_t)hdr[2] << 16 | (size_t)hdr[3] << 24;
+			if (want > size) {
+				fprintf(stderr, "nshm pub: a %zu-byte record, "
+					"the ring's largest is %zu\n", want,
+					size);
+				return -1;
+			}
+			*n = (uint32_t)want;
+		}
+		got = fread(buf, 1, want, in);
+		if (got == want)
 			return 1;
 		if (ferror(in))
 			return errno == EINTR ? -2 : -1;
-		if (got == 0)
+		if (got == 0 && fixed)
 			return 0;
 		fprintf(stderr, "nshm pub: input ends with %zu bytes, not a "
-			"whole %zu-byte element\n", got, size);
+			"whole %zu-byte %s\n", got, want, what);
 		return -1;
 	}
 	errno = 0;
@@ -489,12 +613,15 @@ static int read_elem(FILE *in, enum fmt fmt, unsigned char *buf, size_t size,
 	if (fmt == F_TEXT) {
 		if ((size_t)len > size) {
 			fprintf(stderr, "nshm pub: line %lu: %zd bytes, the "
-				"element has %zu\n", *lineno, len, size);
+				"%s has %zu\n", *lineno, len, what, size);
 			return -1;
 		}
 		memcpy(buf, *line, (size_t)len);
+		if (!fixed)
+			*n = (uint32_t)len;
 		return 1;
 	}
+	got = 0;
 	for (const char *p = *line; *p;) {
 		int hi, lo;
 
@@ -509,14 +636,16 @@ static int read_elem(FILE *in, enum fmt fmt, unsigned char *buf, size_t size,
 				"\n", *lineno, p);
 			return -1;
 		}
-		if (n == size) {
+		if (got == size) {
 			fprintf(stderr, "nshm pub: line %lu: more than the "
-				"element's %zu bytes\n", *lineno, size);
+				"%s's %zu bytes\n", *lineno, what, size);
 			return -1;
 		}
-		buf[n++] = (unsigned char)(hi << 4 | lo);
+		buf[got++] = (unsigned char)(hi << 4 | lo);
 		p += 2;
 	}
+	if (!fixed)
+		*n = (uint32_t)got;
 	return 1;
 }
 
@@ -528,6 +657,7 @@ int cmd_pub(int argc, char **argv)
 		{ "text", no_argument, NULL, 't' },
 		{ "rate", required_argument, NULL, 'R' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "type", required_argument, NULL, 'y' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct nshm_ring_config cfg;
@@ -540,6 +670,7 @@ int cmd_pub(int argc, char **argv)
 	size_t cap = 0;
 	unsigned long lineno = 0;
 	uint64_t sent = 0;
+	uint32_t msg_max = 0, len = 0, rtype = 0;
 	int c, rc, ret = EX_OK;
 
 	optind = 1;
@@ -557,17 +688,23 @@ int cmd_pub(int argc, char **argv)
 				return usage_error("pub", "bad timeout %s",
 						   optarg);
 			break;
+		case 'y':
+			if (parse_u32(optarg, &rtype) != 0 || rtype > 65535)
+				return usage_error("pub", "bad record type %s "
+						   "(0 .. 65535)", optarg);
+			break;
 		default:
 			return usage_error("pub", "bad option");
 		}
 	}
 	if (argc - optind != 1)
 		return usage_error("pub", "needs one ring NAME");
-	rc = attach_as(argv[optind], NSHM_RING_PRODUCER, "pub", &r, &cfg, &k);
+	rc = attach_as(argv[optind], NSHM_RING_PRODUCER, "pub", &r, &cfg, &k,
+		       &msg_max);
 	if (rc != EX_OK)
 		return rc;
 	catch_signals();
-	buf = malloc(cfg.elem_size);
+	buf = malloc(msg_max ? msg_max : 1);
 	if (buf == NULL) {
 		nshm_ring_close(r);
 		return fail("pub", argv[optind], -ENOMEM);
@@ -577,8 +714,8 @@ int cmd_pub(int argc, char **argv)
 		struct timespec dl;
 		double full_since = 0;
 
-		rc = read_elem(stdin, fmt, buf, cfg.elem_size, &line, &cap,
-			       &lineno);
+		rc = read_elem(stdin, fmt, buf, msg_max, k->fixed_elem, &len,
+			       &line, &cap, &lineno);
 		if (rc == 0 || rc == -2)
 			break;
 		if (rc < 0) {
@@ -598,7 +735,7 @@ int cmd_pub(int argc, char **argv)
 			}
 		}
 		for (;;) {
-			rc = k->push_wait(r, buf,
+			rc = k->push_wait(r, buf, len, rtype,
 					  nshm_deadline_in(&dl, SLICE_NS));
 			if (rc != -ETIMEDOUT || stop)
 				break;
@@ -634,22 +771,39 @@ int cmd_pub(int argc, char **argv)
 	return ret;
 }
 
+/*
+ * Print one message. @p rec: a record (its type is shown in JSON, raw
+ * output frames it with a 4-byte little-endian length, text shows all of
+ * it); else a fixed-size element (text stops at the first NUL).
+ */
 static int write_elem(enum fmt fmt, const unsigned char *buf, size_t size,
-		      uint64_t index)
+		      uint64_t index, bool rec, uint32_t type)
 {
 	static const char hex[] = "0123456789abcdef";
 
 	switch (fmt) {
 	case F_RAW:
+		if (rec) {
+			unsigned char hdr[4] = {
+				(unsigned char)size, (unsigned char)(size >> 8),
+				(unsigned char)(size >> 16),
+				(unsigned char)(size >> 24),
+			};
+			fwrite(hdr, 1, 4, stdout);
+		}
 		fwrite(buf, 1, size, stdout);
 		break;
 	case F_TEXT:
-		fwrite(buf, 1, strnlen((const char *)buf, size), stdout);
+		fwrite(buf, 1, rec ? size : strnlen((const char *)buf, size),
+		       stdout);
 		fputc('\n', stdout);
 		break;
 	case F_JSON:
-		printf("{\"index\":%llu,\"size\":%zu,\"hex\":",
-		       (unsigned long long)index, size);
+		printf("{\"index\":%llu,\"size\":%zu,", (unsigned long long)index,
+		       size);
+		if (rec)
+			printf("\"type\":%u,", type);
+		fputs("\"hex\":", stdout);
 		json_hex(stdout, buf, size);
 		fputs("}\n", stdout);
 		break;
@@ -692,6 +846,7 @@ int cmd_sub(int argc, char **argv)
 	double timeout = 0, idle_since;
 	unsigned char *buf;
 	uint64_t count = 0, got = 0, missed = 0;
+	uint32_t msg_max = 0, len = 0, rtype = 0;
 	int c, rc, ret = EX_OK;
 	char *end;
 
@@ -719,11 +874,12 @@ int cmd_sub(int argc, char **argv)
 	}
 	if (argc - optind != 1)
 		return usage_error("sub", "needs one ring NAME");
-	rc = attach_as(argv[optind], NSHM_RING_CONSUMER, "sub", &r, &cfg, &k);
+	rc = attach_as(argv[optind], NSHM_RING_CONSUMER, "sub", &r, &cfg, &k,
+		       &msg_max);
 	if (rc != EX_OK)
 		return rc;
 	catch_signals();
-	buf = malloc(cfg.elem_size);
+	buf = malloc(msg_max ? msg_max : 1);
 	if (buf == NULL) {
 		nshm_ring_close(r);
 		return fail("sub", argv[optind], -ENOMEM);
@@ -733,7 +889,7 @@ int cmd_sub(int argc, char **argv)
 		struct timespec dl;
 		uint64_t index = k->position ? k->position(r) : got;
 
-		rc = k->pop(r, buf, &missed);
+		rc = k->pop(r, buf, msg_max, &len, &rtype, &missed);
 		if (missed != 0) {
 			report_missed(argv[optind], fmt, missed);
 			missed = 0;
@@ -745,7 +901,8 @@ int cmd_sub(int argc, char **argv)
 		if (rc == 0) {
 			/* Empty: whatever we printed goes out before we sleep. */
 			fflush(stdout);
-			rc = k->pop_wait(r, buf, nshm_deadline_in(&dl, SLICE_NS),
+			rc = k->pop_wait(r, buf, msg_max, &len, &rtype,
+					 nshm_deadline_in(&dl, SLICE_NS),
 					 &missed);
 			if (missed != 0) {
 				report_missed(argv[optind], fmt, missed);
@@ -774,7 +931,7 @@ int cmd_sub(int argc, char **argv)
 		}
 		idle_since = now_s();
 		got++;
-		if (write_elem(fmt, buf, cfg.elem_size, index) != 0)
+		if (write_elem(fmt, buf, len, index, !k->fixed_elem, rtype) != 0)
 			break; /* stdout closed (| head): stop quietly */
 	}
 	fflush(stdout);

@@ -533,7 +533,13 @@ static void ls_print(const struct segview *v, bool all)
 	snprintf(peers, sizeof(peers), "%d/%d%s", v->alive, v->dead,
 		 v->unknown ? "?" : "");
 	snprintf(mode, sizeof(mode), "%04o", in->mode);
-	if (v->is_ring && v->ring_err == 0) {
+	if (v->is_ring && v->ring_err == 0 && v->st.kind == NSHM_RING_RECORDS) {
+		snprintf(elem, sizeof(elem), "records");
+		snprintf(cap, sizeof(cap), "%uB", v->st.capacity);
+		snprintf(fill, sizeof(fill), "%lluB(%.0f%%)",
+			 (unsigned long long)v->st.count,
+			 100.0 * (double)v->st.count / v->st.capacity);
+	} else if (v->is_ring && v->ring_err == 0) {
 		snprintf(elem, sizeof(elem), "%s/%u",
 			 v->st.type_name[0] ? v->st.type_name : "bytes",
 			 v->st.elem_size);
@@ -700,16 +706,28 @@ static void info_print(const struct segview *v)
 	       v->cfg.version);
 	printf("type        \"%s\" version %u, fingerprint %016llx\n",
 	       s->type_name, s->type_version, (unsigned long long)s->type_fp);
-	printf("element     %u bytes, align %u, slot stride %u", s->elem_size,
-	       v->cfg.elem_align, v->cfg.slot_stride);
-	if (v->cfg.flags & NSHM_RING_CFG_ELEM_SEQ)
-		printf(", seq field at offset %u", v->cfg.seq_off);
-	printf("\ncapacity    %u slots (slots at +%llu, ring area %llu bytes)\n",
-	       s->capacity, (unsigned long long)v->cfg.slots_off,
-	       (unsigned long long)v->cfg.area_size);
-	printf("fill        %llu of %u (%.1f%%)\n",
-	       (unsigned long long)s->count, s->capacity,
-	       100.0 * (double)s->count / s->capacity);
+	if (s->kind == NSHM_RING_RECORDS) {
+		/* A byte ring: indices, counts and rates are in bytes. */
+		printf("capacity    %u bytes of records (data at +%llu, ring "
+		       "area %llu bytes)\n", s->capacity,
+		       (unsigned long long)v->cfg.slots_off,
+		       (unsigned long long)v->cfg.area_size);
+		printf("fill        %llu of %u bytes (%.1f%%)\n",
+		       (unsigned long long)s->count, s->capacity,
+		       100.0 * (double)s->count / s->capacity);
+	} else {
+		printf("element     %u bytes, align %u, slot stride %u",
+		       s->elem_size, v->cfg.elem_align, v->cfg.slot_stride);
+		if (v->cfg.flags & NSHM_RING_CFG_ELEM_SEQ)
+			printf(", seq field at offset %u", v->cfg.seq_off);
+		printf("\ncapacity    %u slots (slots at +%llu, ring area %llu "
+		       "bytes)\n", s->capacity,
+		       (unsigned long long)v->cfg.slots_off,
+		       (unsigned long long)v->cfg.area_size);
+		printf("fill        %llu of %u (%.1f%%)\n",
+		       (unsigned long long)s->count, s->capacity,
+		       100.0 * (double)s->count / s->capacity);
+	}
 	if (s->kind == NSHM_RING_SPSC) { /* one holder per role */
 		printf("producer    %s, last pid %u, %u attaches\n",
 		       role_state_str(s->producer_alive, v->producer_state),
