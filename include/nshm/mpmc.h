@@ -148,11 +148,23 @@ NSHM_API int nshm_mpmc_pop_wait_fn(struct nshm_ring *r, void *elem,
 	}                                                                      \
 	NSHM_RING__FN bool name##_push(struct name *h, const elem *v)          \
 	{                                                                      \
-		return nshm_mpmc_push(name##_ring(h), v);                      \
+		struct nshm_ring *r = name##_ring(h);                          \
+		void *slot = nshm_mpmc_reserve(r);                             \
+		if (slot == NULL)                                              \
+			return false;                                          \
+		memcpy(slot, v, sizeof(elem)); /* a constant: plain moves */   \
+		nshm_mpmc_commit(r);                                           \
+		return true;                                                   \
 	}                                                                      \
 	NSHM_RING__FN bool name##_pop(struct name *h, elem *v)                 \
 	{                                                                      \
-		return nshm_mpmc_pop(name##_ring(h), v);                       \
+		struct nshm_ring *r = name##_ring(h);                          \
+		const void *slot = nshm_mpmc_peek(r);                          \
+		if (slot == NULL)                                              \
+			return false;                                          \
+		memcpy(v, slot, sizeof(elem));                                 \
+		nshm_mpmc_release(r);                                          \
+		return true;                                                   \
 	}                                                                      \
 	NSHM_RING__FN uint32_t name##_push_n(struct name *h, const elem *v,    \
 					     uint32_t n)                       \
@@ -167,12 +179,24 @@ NSHM_API int nshm_mpmc_pop_wait_fn(struct nshm_ring *r, void *elem,
 	NSHM_RING__FN int name##_push_wait(struct name *h, const elem *v,      \
 					   const struct timespec *deadline)    \
 	{                                                                      \
-		return nshm_mpmc_push_wait(name##_ring(h), v, deadline);       \
+		while (!name##_push(h, v)) {                                   \
+			int rc = nshm_ring_wait_writable(name##_ring(h),       \
+							 deadline);            \
+			if (rc < 0)                                            \
+				return rc;                                     \
+		}                                                              \
+		return 0;                                                      \
 	}                                                                      \
 	NSHM_RING__FN int name##_pop_wait(struct name *h, elem *v,             \
 					  const struct timespec *deadline)     \
 	{                                                                      \
-		return nshm_mpmc_pop_wait(name##_ring(h), v, deadline);        \
+		while (!name##_pop(h, v)) {                                    \
+			int rc = nshm_ring_wait_readable(name##_ring(h),       \
+							 deadline);            \
+			if (rc < 0)                                            \
+				return rc;                                     \
+		}                                                              \
+		return 0;                                                      \
 	}                                                                      \
 	NSHM_RING__FN elem *name##_reserve(struct name *h)                     \
 	{                                                                      \

@@ -247,7 +247,7 @@ static NSHM_ALWAYS_INLINE bool nshm__mpmc_is_tomb(const struct nshm_ring *r,
  * full, or on error). Publish it with nshm_mpmc_commit() soon: consumers
  * wait at it in FIFO order.
  */
-static inline void *nshm_mpmc_reserve(struct nshm_ring *r)
+static NSHM_ALWAYS_INLINE void *nshm_mpmc_reserve(struct nshm_ring *r)
 {
 	if (nshm__mpmc_claim_prod(r, 1, 1) == 0)
 		return NULL;
@@ -280,7 +280,7 @@ static inline uint32_t nshm_mpmc_reserve_n_all(struct nshm_ring *r,
 }
 
 /** Producer: publish every slot of the last reserve (one seq store each). */
-static inline void nshm_mpmc_commit(struct nshm_ring *r)
+static NSHM_ALWAYS_INLINE void nshm_mpmc_commit(struct nshm_ring *r)
 {
 	uint64_t pos = r->ppos, end = pos + r->claimed;
 
@@ -347,7 +347,7 @@ static inline uint32_t nshm_mpmc_push_n_all(struct nshm_ring *r,
 /* ---- consumer --------------------------------------------------------- */
 
 /** Consumer: hand back every slot of the last peek (one seq store each). */
-static inline void nshm_mpmc_release(struct nshm_ring *r)
+static NSHM_ALWAYS_INLINE void nshm_mpmc_release(struct nshm_ring *r)
 {
 	uint64_t pos = r->cpos, end = pos + r->claimed;
 
@@ -369,7 +369,7 @@ static inline void nshm_mpmc_release(struct nshm_ring *r)
  * empty, or on error). Hand it back with nshm_mpmc_release(). Slots given
  * up for a dead producer are skipped.
  */
-static inline void *nshm_mpmc_peek(struct nshm_ring *r)
+static NSHM_ALWAYS_INLINE void *nshm_mpmc_peek(struct nshm_ring *r)
 {
 	while (nshm__mpmc_claim_cons(r, 1) != 0) {
 		if (nshm_likely(!nshm__mpmc_is_tomb(r, r->cpos)))
