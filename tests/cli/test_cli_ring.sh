@@ -10,6 +10,9 @@ cleanup() {
 	for x in "$n" "$n-b" "$n-k" "$n-mp" "$n-bc" "$n-rec" "$n-raw" "$n-bad" "$n-ver" "$n-perm" "sysv:$n"; do
 		"$nshm" rm "$x" >/dev/null 2>&1
 	done
+	# What dd scribbled (or made, had create failed) is no nshm segment
+	# any more: nshm rm leaves it alone, so remove our own files here.
+	rm -f "/dev/shm/$n-bad" "/dev/shm/$n-ver" "/dev/shm/$n-raw" "/dev/shm/$n-junk"
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
