@@ -610,13 +610,17 @@ static int delivered(struct nshm_ring *r, uint64_t c, uint64_t *missed)
 }
 
 /*
- * Overrun: go on at the oldest index still in the ring as of tail @p t
- * (if the writer is overwriting that one too, the next read says so).
+ * Overrun: go on an eighth of the capacity ahead of the oldest index still
+ * in the ring as of tail @p t. Not at the oldest itself: that is the slot
+ * the writer overwrites next, so a reader slower than the writer would be
+ * lapped again after every message or two (measured: 7000 laps against
+ * 200 for 20 M messages with a reader a tenth as fast as the writer).
  */
 static int lapped(struct nshm_ring *r, uint64_t t, uint64_t *missed)
 {
 	struct bcast_state *st = bst(r);
-	uint64_t c = r->cpos, to = t - cap_of(r), n;
+	uint32_t cap = cap_of(r);
+	uint64_t c = r->cpos, to = t - cap + (cap + 7) / 8, n;
 
 	if (to - c > (1ull << 62) || to == c)
 		to = c + 1; /* at least the message we could not read */
