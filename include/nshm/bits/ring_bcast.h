@@ -188,10 +188,22 @@ static inline int nshm_bcast_publish_wait(struct nshm_ring *r,
 
 /* ---- readers ---------------------------------------------------------- */
 
-/*
- * The seqlock read of index r->cpos: 1 with @p out filled, else the
- * out-of-line step decides (0 nothing new, -NSHM_ELAPPED, -NSHM_EEVICTED,
- * -NSHM_ECORRUPT, -EPERM).
+/**
+ * Reader (SUBSCRIBER or CONSUMER): copy the next message into @p out
+ * (elem_size bytes). Never blocks, never returns a torn message: the copy
+ * is re-checked against the slot's sequence word (a seqlock read) and
+ * retried or reported.
+ * @param missed  NULL, or set to 0, or with -NSHM_ELAPPED to how many
+ *                messages were lost (>= 1).
+ * @return 1 (a message, in order), 0 (nothing new), -NSHM_ELAPPED (the
+ *         writer overran this reader: *missed messages are gone; the
+ *         reader goes on at an older message still in the ring, so the
+ *         next read usually returns 1; nothing was copied), -NSHM_EEVICTED
+ *         (a back-pressured reader the writer evicted; sticky until
+ *         nshm_bcast_rejoin()), -NSHM_ECORRUPT (the tail or the slot's seq
+ *         word is no legal value: nothing out of bounds was touched, the
+ *         reader stays where it was), -EPERM (a writer or observer
+ *         handle), -NSHM_EFORKED (inherited across fork()).
  */
 static inline int nshm_bcast_read(struct nshm_ring *r, void *out,
 				  uint64_t *missed)
@@ -226,15 +238,17 @@ static inline int nshm_bcast_read(struct nshm_ring *r, void *out,
 	return nshm__bcast_read_step(r, out, NULL, missed);
 }
 
-/*
- * In place. nshm_bcast_read_begin() points @p *msg at the next message
- * inside the ring (1), or says 0 / a negative code as nshm_bcast_read().
- * Whatever you read through *msg may be overwritten under you (lossy);
- * nshm_bcast_read_end() then tells: 1 what you read was whole (the
- * message is consumed), -NSHM_ELAPPED it was overwritten (discard every
- * result computed from it; *missed counts it). Double-fetch rule: copy
- * each field you branch on or index with into a local once, validate the
- * local, use only the local, and act on nothing until read_end said 1.
+/**
+ * Reader, in place: point @p *msg at the next message inside the ring
+ * (read-only). Whatever you read through *msg may be overwritten under
+ * you (lossy; or after an eviction): finish with nshm_bcast_read_end(),
+ * which says whether it was. Double-fetch rule: copy each field you
+ * branch on or index with into a local once, validate the local, use
+ * only the local, and act on nothing until read_end said 1; the copying
+ * nshm_bcast_read() is the easy default.
+ * @return 1 (*msg set; call read_end), else as nshm_bcast_read() (0,
+ *         -NSHM_ELAPPED with *missed, -NSHM_EEVICTED, -NSHM_ECORRUPT,
+ *         -EPERM, -NSHM_EFORKED), with no read_end to call.
  */
 static inline int nshm_bcast_read_begin(struct nshm_ring *r, const void **msg,
 					uint64_t *missed)
@@ -259,6 +273,14 @@ static inline int nshm_bcast_read_begin(struct nshm_ring *r, const void **msg,
 	return nshm__bcast_read_step(r, NULL, msg, missed);
 }
 
+/**
+ * Reader, in place: end the read nshm_bcast_read_begin() started.
+ * @return 1 (what was read through *msg was whole; the message is
+ *         consumed), -NSHM_ELAPPED (it was overwritten while you read:
+ *         discard everything computed from it; *missed counts it and any
+ *         other message lost), -NSHM_EEVICTED, -EINVAL (no read_begin
+ *         that returned 1 before), -EPERM, -NSHM_EFORKED.
+ */
 static inline int nshm_bcast_read_end(struct nshm_ring *r, uint64_t *missed)
 {
 	uint64_t c = r->cpos;
