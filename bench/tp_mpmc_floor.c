@@ -9,9 +9,8 @@
  *
  * Layout: enq and deq on their own 128-byte lines; slots of
  * [payload | pad to 8 | seq], with the same stride as nshm's MPMC ring
- * (nshm__ring_slot_stride(): up to 64 bytes a power of two, above to whole
- * lines when that pads at most 1/8, else to 8), so that nshm-mpmc / floor
- * measures what the ring does, not where its bytes are.
+ * (whole cache lines, src/ring/mpmc.c: mpmc_stride()), so that
+ * nshm-mpmc / floor measures what the ring does, not where its bytes are.
  *
  * seq of slot i starts at i. Producer: pos = enq; if seq == pos, CAS enq
  * pos -> pos + 1 (on failure pos is the new enq, try again), copy in,
@@ -44,22 +43,13 @@ struct vy_state {
 	uint64_t mask;
 };
 
-/* As nshm__ring_slot_stride() (src/ring/core.c), for an 8-aligned type. */
+/* As mpmc_stride() (src/ring/mpmc.c), for an 8-aligned type. */
 static size_t vy_stride(size_t size, size_t *seq_off)
 {
-	size_t s = (size + 7) / 8 * 8 + 8, lines = (s + 63) / 64 * 64;
+	size_t s = (size + 7) / 8 * 8 + 8;
 
 	*seq_off = s - 8;
-	if (s <= 64) {
-		size_t p = 16;
-
-		while (p < s)
-			p <<= 1;
-		return p;
-	}
-	if (lines - s <= s / 8)
-		return lines;
-	return s;
+	return (s + 63) / 64 * 64;
 }
 
 static void vy_teardown(void *st, const struct bench_params *p)

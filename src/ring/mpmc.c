@@ -40,6 +40,22 @@ uint32_t nshm__mpmc_corrupt(struct nshm_ring *r, uint64_t pos, uint64_t seq)
 	return 0;
 }
 
+/*
+ * MPMC slots are whole cache lines: a consumer writes the seq word of the
+ * slot it releases, so a slot sharing a line with the next slot's payload
+ * would bounce that line between the consumer's release and the producer's
+ * next write (SPSC consumers never write slots: its slots pack tighter).
+ * rigtorp's MPMCQueue pads its slots for the same reason. Measured, 64-byte
+ * messages, 1P1C round trip: 1.29x SPSC's with 72-byte slots, 1.25x with
+ * 128-byte ones.
+ */
+static uint32_t mpmc_stride(uint32_t size, uint32_t align, bool elem_seq)
+{
+	uint32_t s = nshm__ring_slot_stride(size, align, elem_seq);
+
+	return (s + NSHM_CACHELINE - 1u) & ~(NSHM_CACHELINE - 1u);
+}
+
 static int mpmc_check_params(struct nshm_ring_params *p)
 {
 	if (p->type->flags & NSHM_RING_TYPE_SEQ_FIELD)
@@ -313,7 +329,7 @@ static int mpmc_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
 
 const struct ring_kind_ops nshm__mpmc_ops = {
 	.kind = NSHM_RING_MPMC,
-	.stride = nshm__ring_slot_stride,
+	.stride = mpmc_stride,
 	.check_params = mpmc_check_params,
 	.build = mpmc_build,
 	.config_ok = mpmc_config_ok,
