@@ -397,6 +397,12 @@ extern const struct transport tp_nshm_mpmc; /* tp_mpmc.c */
 #ifdef NSHM_BENCH_HAVE_CK
 extern const struct transport tp_ck_mpmc; /* tp_ck.c, libck */
 #endif
+#ifdef NSHM_BENCH_HAVE_BCAST
+/* Fan-out (issue 11; tp_bcast.c). */
+extern const struct transport tp_nshm_bcast;
+extern const struct transport tp_nshm_mcast;
+extern const struct transport tp_bcast_floor;
+#endif
 
 /* POSIX mq limits: raise what root may, and put things back at exit. */
 void mq_restore_limits(void);
