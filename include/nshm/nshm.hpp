@@ -30,12 +30,17 @@
  * Typed rings: nshm::spsc<T> and nshm::mpmc<T>, for a T that is trivially
  * copyable and standard-layout (checked at compile time). A ring records
  * T's name, version, size and alignment (nshm::element_traits<T>), so
- * attaching with another T fails with nshm::errc::type. By default the name is T's C++
- * name as the compiler prints it (e.g. "tick", "md::quote") and the version
- * is 1; NSHM_ELEMENT(T, "name", version) sets them, e.g. to share a ring
- * with a C program that made it with NSHM_RING_DEFINE(tick_ring, struct
- * tick): NSHM_ELEMENT(tick, "struct tick", 1). NSHM_ELEMENT_SEQ(T, "name",
- * version, field) is the C++ side of NSHM_RING_DEFINE_SEQ.
+ * attaching with another T fails with nshm::errc::type. By default the
+ * name is T's C++ name as the compiler prints it (e.g. "tick",
+ * "md::quote") and the version is 1; NSHM_ELEMENT(T, "name", version)
+ * sets them, e.g. to share a ring with a C program that made it with
+ * NSHM_RING_DEFINE(tick_ring, struct tick): NSHM_ELEMENT(tick, "struct
+ * tick", 1). NSHM_ELEMENT_SEQ(T, "name", version, field) is the C++ side
+ * of NSHM_RING_DEFINE_SEQ.
+ *
+ * The data-path calls are always inlined (NSHM_ALWAYS_INLINE, as the C
+ * fast path's helpers are): push_wait() compiles to the push() loop with
+ * the out-of-line wait on its slow path, exactly as the C code.
  *
  *	auto q = nshm::spsc<tick>::create("ticks", 4096, nshm::role::producer, ec);
  *	if (!q) ... ec ...
@@ -696,18 +701,20 @@ public:
 #endif
 
 	/* -- producer -- */
+	NSHM_ALWAYS_INLINE
 	T *reserve() noexcept { return static_cast<T *>(nshm_ring_reserve(h())); }
-	void commit() noexcept { nshm_ring_commit(h()); }
-	burst<T> reserve_n(uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE void commit() noexcept { nshm_ring_commit(h()); }
+	NSHM_ALWAYS_INLINE burst<T> reserve_n(uint32_t n) noexcept
 	{
 		burst<T> b;
 
 		nshm_ring_reserve_n(h(), n, b.c_span());
 		return b;
 	}
+	NSHM_ALWAYS_INLINE
 	void commit_n(uint32_t n) noexcept { nshm_ring_commit_n(h(), n); }
 	/** Copy @p v in (around the seq field, if any). @return false: full. */
-	bool push(const T &v) noexcept
+	NSHM_ALWAYS_INLINE bool push(const T &v) noexcept
 	{
 		struct nshm_ring *r = h();
 		void *slot = nshm_ring_reserve(r);
@@ -719,7 +726,7 @@ public:
 		return true;
 	}
 	/** Copy up to @p n in, one publication. @return how many. */
-	uint32_t push_n(const T *v, uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE uint32_t push_n(const T *v, uint32_t n) noexcept
 	{
 		burst<T> b = reserve_n(n);
 
@@ -731,6 +738,7 @@ public:
 		return n;
 	}
 	/** push(), waiting for room until @p dl. */
+	NSHM_ALWAYS_INLINE
 	std::error_code push_wait(const T &v, deadline dl = deadline()) noexcept
 	{
 		while (!push(v)) {
@@ -743,18 +751,20 @@ public:
 	}
 
 	/* -- consumer -- */
+	NSHM_ALWAYS_INLINE
 	T *peek() noexcept { return static_cast<T *>(nshm_ring_peek(h())); }
-	void release() noexcept { nshm_ring_release(h()); }
-	burst<T> peek_n(uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE void release() noexcept { nshm_ring_release(h()); }
+	NSHM_ALWAYS_INLINE burst<T> peek_n(uint32_t n) noexcept
 	{
 		burst<T> b;
 
 		nshm_ring_peek_n(h(), n, b.c_span());
 		return b;
 	}
+	NSHM_ALWAYS_INLINE
 	void release_n(uint32_t n) noexcept { nshm_ring_release_n(h(), n); }
 	/** Copy the oldest element out. @return false: empty. */
-	bool pop(T &v) noexcept
+	NSHM_ALWAYS_INLINE bool pop(T &v) noexcept
 	{
 		struct nshm_ring *r = h();
 		const void *slot = nshm_ring_peek(r);
@@ -765,7 +775,7 @@ public:
 		nshm_ring_release(r);
 		return true;
 	}
-	std::optional<T> pop() noexcept
+	NSHM_ALWAYS_INLINE std::optional<T> pop() noexcept
 	{
 		T v;
 
@@ -773,7 +783,7 @@ public:
 			return std::nullopt;
 		return v;
 	}
-	uint32_t pop_n(T *v, uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE uint32_t pop_n(T *v, uint32_t n) noexcept
 	{
 		burst<T> b = peek_n(n);
 
@@ -785,6 +795,7 @@ public:
 		return n;
 	}
 	/** pop(), waiting for data until @p dl. */
+	NSHM_ALWAYS_INLINE
 	std::error_code pop_wait(T &v, deadline dl = deadline()) noexcept
 	{
 		while (!pop(v)) {
@@ -796,11 +807,11 @@ public:
 		return std::error_code();
 	}
 #if NSHM_HPP_HAVE_SPAN
-	uint32_t push_n(std::span<const T> v) noexcept
+	NSHM_ALWAYS_INLINE uint32_t push_n(std::span<const T> v) noexcept
 	{
 		return push_n(v.data(), clamp(v.size()));
 	}
-	uint32_t pop_n(std::span<T> v) noexcept
+	NSHM_ALWAYS_INLINE uint32_t pop_n(std::span<T> v) noexcept
 	{
 		return pop_n(v.data(), clamp(v.size()));
 	}
@@ -892,8 +903,9 @@ public:
 #endif
 
 	/* -- producer -- */
+	NSHM_ALWAYS_INLINE
 	T *reserve() noexcept { return static_cast<T *>(nshm_mpmc_reserve(h())); }
-	burst<T> reserve_n(uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE burst<T> reserve_n(uint32_t n) noexcept
 	{
 		burst<T> b;
 
@@ -901,7 +913,7 @@ public:
 		return b;
 	}
 	/** All or nothing: @p n slots or none. */
-	burst<T> reserve_n_all(uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE burst<T> reserve_n_all(uint32_t n) noexcept
 	{
 		burst<T> b;
 
@@ -909,25 +921,28 @@ public:
 		return b;
 	}
 	/** Publish every slot of the last reserve. */
-	void commit() noexcept { nshm_mpmc_commit(h()); }
+	NSHM_ALWAYS_INLINE void commit() noexcept { nshm_mpmc_commit(h()); }
+	NSHM_ALWAYS_INLINE
 	bool push(const T &v) noexcept { return nshm_mpmc_push(h(), &v); }
-	uint32_t push_n(const T *v, uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE uint32_t push_n(const T *v, uint32_t n) noexcept
 	{
 		return nshm_mpmc_push_n(h(), v, n);
 	}
 	/** All or nothing: @return @p n or 0. */
-	uint32_t push_n_all(const T *v, uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE uint32_t push_n_all(const T *v, uint32_t n) noexcept
 	{
 		return nshm_mpmc_push_n_all(h(), v, n);
 	}
+	NSHM_ALWAYS_INLINE
 	std::error_code push_wait(const T &v, deadline dl = deadline()) noexcept
 	{
 		return error_from(nshm_mpmc_push_wait(h(), &v, dl.get()));
 	}
 
 	/* -- consumer -- */
+	NSHM_ALWAYS_INLINE
 	T *peek() noexcept { return static_cast<T *>(nshm_mpmc_peek(h())); }
-	burst<T> peek_n(uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE burst<T> peek_n(uint32_t n) noexcept
 	{
 		burst<T> b;
 
@@ -935,9 +950,10 @@ public:
 		return b;
 	}
 	/** Hand back every slot of the last peek. */
-	void release() noexcept { nshm_mpmc_release(h()); }
+	NSHM_ALWAYS_INLINE void release() noexcept { nshm_mpmc_release(h()); }
+	NSHM_ALWAYS_INLINE
 	bool pop(T &v) noexcept { return nshm_mpmc_pop(h(), &v); }
-	std::optional<T> pop() noexcept
+	NSHM_ALWAYS_INLINE std::optional<T> pop() noexcept
 	{
 		T v;
 
@@ -945,20 +961,21 @@ public:
 			return std::nullopt;
 		return v;
 	}
-	uint32_t pop_n(T *v, uint32_t n) noexcept
+	NSHM_ALWAYS_INLINE uint32_t pop_n(T *v, uint32_t n) noexcept
 	{
 		return nshm_mpmc_pop_n(h(), v, n);
 	}
+	NSHM_ALWAYS_INLINE
 	std::error_code pop_wait(T &v, deadline dl = deadline()) noexcept
 	{
 		return error_from(nshm_mpmc_pop_wait(h(), &v, dl.get()));
 	}
 #if NSHM_HPP_HAVE_SPAN
-	uint32_t push_n(std::span<const T> v) noexcept
+	NSHM_ALWAYS_INLINE uint32_t push_n(std::span<const T> v) noexcept
 	{
 		return push_n(v.data(), clamp(v.size()));
 	}
-	uint32_t pop_n(std::span<T> v) noexcept
+	NSHM_ALWAYS_INLINE uint32_t pop_n(std::span<T> v) noexcept
 	{
 		return pop_n(v.data(), clamp(v.size()));
 	}
@@ -1081,11 +1098,13 @@ public:
 #endif
 
 	/* -- writer -- */
+	NSHM_ALWAYS_INLINE
 	T *reserve() noexcept { return static_cast<T *>(nshm_bcast_reserve(h())); }
-	void commit() noexcept { nshm_bcast_commit(h()); }
+	NSHM_ALWAYS_INLINE void commit() noexcept { nshm_bcast_commit(h()); }
 	/** @return false only when back-pressured and full, or on error. */
+	NSHM_ALWAYS_INLINE
 	bool publish(const T &v) noexcept { return nshm_bcast_publish(h(), &v); }
-	std::error_code publish_wait(const T &v,
+	NSHM_ALWAYS_INLINE std::error_code publish_wait(const T &v,
 				     deadline dl = deadline()) noexcept
 	{
 		return error_from(nshm_bcast_publish_wait(h(), &v, dl.get()));
@@ -1105,6 +1124,7 @@ public:
 	 * false with @p ec (errc::lapped: @p missed messages were lost and
 	 * the reader moved on to the oldest one still there).
 	 */
+	NSHM_ALWAYS_INLINE
 	bool read(T &v, std::error_code &ec, uint64_t &missed) noexcept
 	{
 		int rc = nshm_bcast_read(h(), &v, &missed);
@@ -1112,17 +1132,19 @@ public:
 		ec = error_from(rc);
 		return rc == 1;
 	}
-	bool read(T &v, std::error_code &ec) noexcept
+	NSHM_ALWAYS_INLINE bool read(T &v, std::error_code &ec) noexcept
 	{
 		uint64_t missed = 0;
 
 		return read(v, ec, missed);
 	}
 	/** read(), waiting until @p dl: {} when @p v got a message. */
+	NSHM_ALWAYS_INLINE
 	std::error_code read_wait(T &v, deadline dl, uint64_t &missed) noexcept
 	{
 		return error_from(nshm_bcast_read_wait(h(), &v, &missed, dl.get()));
 	}
+	NSHM_ALWAYS_INLINE
 	std::error_code read_wait(T &v, deadline dl = deadline()) noexcept
 	{
 		uint64_t missed = 0;
@@ -1134,6 +1156,7 @@ public:
 	 * new, or @p ec). It may be overwritten while you read it: act on
 	 * nothing until read_end() says true (it was whole).
 	 */
+	NSHM_ALWAYS_INLINE
 	const T *read_begin(std::error_code &ec, uint64_t &missed) noexcept
 	{
 		const void *p = nullptr;
@@ -1142,6 +1165,7 @@ public:
 		ec = error_from(rc);
 		return rc == 1 ? static_cast<const T *>(p) : nullptr;
 	}
+	NSHM_ALWAYS_INLINE
 	bool read_end(std::error_code &ec, uint64_t &missed) noexcept
 	{
 		int rc = nshm_bcast_read_end(h(), &missed);

@@ -632,6 +632,12 @@ NSHM_STATIC_ASSERT(NSHM_REC_TYPE_MAX == 0xffffu &&
 				   NSHM_REC_HDR(8, 1, NSHM_REC_ST_PAD),
 		   "records constants");
 
+#ifdef NSHM_REC_ST_SKIP
+NSHM_STATIC_ASSERT(NSHM_REC_ST_SKIP != NSHM_REC_ST_REC &&
+			   NSHM_REC_ST_SKIP != NSHM_REC_ST_PAD,
+		   "records: a skip is neither a record nor padding");
+#endif
+
 static void t_records(void)
 {
 	const char *name = rname("r");

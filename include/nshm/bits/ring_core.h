@@ -106,15 +106,20 @@ static NSHM_ALWAYS_INLINE void nshm__copy_skip(void *dst, const void *src,
 					       size_t size, size_t skip)
 {
 	/*
-	 * In a branch: with skip == size (no seq field) gcc -O0 would see
-	 * size - skip - 8 == SIZE_MAX - 7 in the dead call and warn.
+	 * Offset and length set in a branch: with skip == size (no seq
+	 * field) gcc -O0 would otherwise see a read at src + size + 8 of
+	 * SIZE_MAX - 7 bytes in the dead call, and warn.
 	 */
-	size_t rest = skip < size ? size - skip - 8 : 0;
+	size_t at = 0, rest = 0;
 
+	if (skip < size) {
+		at = skip + 8;
+		rest = size - at;
+	}
 	memcpy(dst, src, skip);
 	if (rest != 0)
-		memcpy((unsigned char *)dst + skip + 8,
-		       (const unsigned char *)src + skip + 8, rest);
+		memcpy((unsigned char *)dst + at,
+		       (const unsigned char *)src + at, rest);
 }
 
 /* nshm__copy_skip() with the handle's element size and seq field. */
