@@ -39,11 +39,18 @@ static int call_ready(const struct nshm__waiter *w)
 	return w->ready(w->arg);
 }
 
+/* Where an announcement (prepare) stands against the notifier's fence. */
+enum barrier_state {
+	BARRIER_FREE, /* ASYM, first slice of an announcement: no barrier */
+	BARRIER_DUE,  /* ASYM, that slice ran out: issue it before parking */
+	FENCED,	      /* made visible (or the notifier fences: FENCED mode) */
+};
+
 int nshm__wait(const struct nshm__waiter *w)
 {
 	const struct nshm_wait_strategy *ws = w->ws ? w->ws : &wait_default;
 	bool asym = w->mode == NSHM__WAIT_ASYM;
-	bool fenced = !asym; /* has this announcement been made visible? */
+	enum barrier_state bs = asym ? BARRIER_FREE : FENCED;
 	uint64_t slice_ns;
 	int ret;
 
@@ -82,16 +89,19 @@ int nshm__wait(const struct nshm__waiter *w)
 		key = nshm_event_prepare(w->ev);
 		/*
 		 * SYNC-E2 (asymmetric waits only, once per announcement that
-		 * outlived the barrier-free first slice): pairs with the
+		 * outlived its barrier-free first slice): pairs with the
 		 * notifier's compiler-fenced store, then event-word load
 		 * (RING-E1 in bits/ring_spsc.h). The barrier runs a full
 		 * fence on every CPU running a registered notifier: a store
 		 * it made before loading the word is visible to the re-check
 		 * below, or its load comes after our WAITERS RMW and sees it.
 		 */
-		if (asym && !fenced && *w->membarrier_ok &&
-		    sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
-			*w->membarrier_ok = false;
+		if (bs == BARRIER_DUE) {
+			if (*w->membarrier_ok &&
+			    sys_membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) != 0)
+				*w->membarrier_ok = false;
+			bs = FENCED;
+		}
 		if ((ret = call_ready(w)) != 0)
 			return ret < 0 ? ret : 0;
 		if (w->before_park && (ret = w->before_park(w->arg)) != 0)
@@ -100,7 +110,7 @@ int nshm__wait(const struct nshm__waiter *w)
 		if (left == 0)
 			return -ETIMEDOUT;
 		step = slice_ns;
-		if (asym && (!fenced || !*w->membarrier_ok) &&
+		if (asym && (bs == BARRIER_FREE || !*w->membarrier_ok) &&
 		    step > NSHM__WAIT_PREBARRIER_NS)
 			step = NSHM__WAIT_PREBARRIER_NS;
 		nshm_deadline_in(&slice, left < step ? left : step);
@@ -108,15 +118,16 @@ int nshm__wait(const struct nshm__waiter *w)
 			w->parking(w->arg);
 		ret = nshm_event_wait(w->ev, key, &slice);
 		if (ret == 0) {
-			/* Notified: a new announcement needs a new barrier. */
-			fenced = !asym;
+			/* Notified: a new announcement, barrier-free again. */
+			if (asym)
+				bs = BARRIER_FREE;
 			continue;
 		}
 		if (ret != -ETIMEDOUT)
 			return ret;
-		if (asym && !fenced) {
+		if (bs == BARRIER_FREE) {
 			/* The barrier-free slice ran out: barrier, re-check. */
-			fenced = true;
+			bs = BARRIER_DUE;
 			continue;
 		}
 		if (w->after_slice && (ret = w->after_slice(w->arg)) < 0)
