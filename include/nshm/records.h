@@ -17,8 +17,14 @@
  * Create with nshm_records_create() (or nshm_ring_create_with(), kind
  * NSHM_RING_RECORDS, capacity in bytes, record_max, record_align), attach
  * with nshm_records_attach(); close, stats, check, set_wait are the ring
- * core's (<nshm/ring.h>). This release has one producer and one consumer
- * (max_producers > 1 is -EOPNOTSUPP).
+ * core's (<nshm/ring.h>). One consumer; one producer (max_producers 0 or
+ * 1) or many (max_producers up to 127: MPSC). With many producers a
+ * producer killed between reserve and commit costs only its own record: the
+ * consumer finds, through the role table and proof of death (never a
+ * timeout), that no live producer holds the claim, skips it and counts it
+ * in nshm_ring_stats().skipped; a slow or stopped live producer never loses
+ * its record. Batches (seal/publish) are one producer's: with many
+ * producers a seal publishes at once.
  *
  * Protocols. A ring records the protocol it carries: a name, a version
  * and the set of record types (id, C type name, size, version), hashed
@@ -73,8 +79,9 @@ NSHM_API uint64_t nshm_records_fingerprint(const struct nshm_records_proto *p);
  * @return 0, or -EINVAL (NULL name/params/out, a protocol with a type id
  *         above 65535 or twice, record_align not a power of two in 8..64,
  *         capacity below 128, record_max above what fits: two records of
- *         the maximum and a header word must fit in the ring), -EOPNOTSUPP
- *         (max_producers > 1), or any error of nshm_ring_create_with().
+ *         the maximum and a header word must fit in the ring;
+ *         max_producers above 127; max_consumers above 1), or any error
+ *         of nshm_ring_create_with().
  */
 NSHM_API int nshm_records_create(const char *name,
 				 const struct nshm_ring_params *p,
@@ -126,6 +133,15 @@ NSHM_API int nshm_records_next_wait(struct nshm_ring *r,
 NSHM_API int nshm_records_pop_wait(struct nshm_ring *r, void *buf, size_t cap,
 				   uint32_t *len, uint32_t *type,
 				   const struct timespec *deadline);
+
+/**
+ * Consumer, many producers: give up the claims of dead producers that
+ * block the next record now (the blocking reads do this by themselves
+ * after each park slice). @return how many (>= 0; 0 with one producer),
+ * or -EINVAL, -EPERM (not a records consumer), -NSHM_EFORKED,
+ * -NSHM_ECORRUPT.
+ */
+NSHM_API int nshm_records_recover(struct nshm_ring *r);
 
 /* Out-of-line copies of the inline data plane (FFI, dlsym, benchmarks). */
 NSHM_API void *nshm_records_reserve_fn(struct nshm_ring *r, uint32_t len);

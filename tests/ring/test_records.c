@@ -136,8 +136,11 @@ static void test_params(void **state)
 	assert_int_equal(nshm_records_create(n, &q, NULL, &r), -EINVAL);
 	assert_non_null(strstr(nshm_errdetail(), "at most"));
 	q = rparams(4096, 0, 0, NSHM_RING_PRODUCER);
-	q.max_producers = 2;
-	assert_int_equal(nshm_records_create(n, &q, NULL, &r), -EOPNOTSUPP);
+	q.max_producers = 128;
+	assert_int_equal(nshm_records_create(n, &q, NULL, &r), -EINVAL);
+	q.max_producers = 1;
+	q.max_consumers = 2;
+	assert_int_equal(nshm_records_create(n, &q, NULL, &r), -EINVAL);
 	q = rparams(1000, 0, 0, NSHM_RING_PRODUCER);
 	assert_int_equal(nshm_records_create(n, &q, NULL, &r), -EINVAL);
 	{
@@ -628,6 +631,345 @@ static void test_xproc(void **state)
 	xproc_run(256, 56, 8, 1, t_count(30000));
 }
 
+
+/* ---- many producers (MPSC) ---------------------------------------------- */
+
+static void mp_create(const char *n, uint32_t bytes, uint32_t max,
+		      uint32_t np, struct nshm_ring **c)
+{
+	struct nshm_ring_params q = rparams(bytes, max, 8, NSHM_RING_CONSUMER);
+
+	q.max_producers = np;
+	assert_int_equal(nshm_records_create(n, &q, NULL, c), 0);
+	quick_wait(*c);
+}
+
+/*
+ * Three producer handles in one process, claims interleaved and committed
+ * out of order, some shrunk, some dropped: the consumer sees claim order,
+ * skips what was dropped, and every wrap and padding case comes by.
+ */
+static void test_mpsc_interleaved(void **state)
+{
+	const char *n = t_name("rec-mp-il");
+	struct nshm_ring *c, *p[3];
+	uint64_t want = 0, seq = 0, x = 99;
+	/* per claim, in claim order: seq, len written, dropped? */
+	static uint64_t order[64];
+	static uint32_t olen[64];
+	static int odrop[64];
+	int head = 0, tail = 0;
+
+	(void)state;
+	mp_create(n, 512, 100, 3, &c);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(nshm_records_attach(n, NULL,
+						     NSHM_RING_PRODUCER, 0,
+						     &p[i]),
+				 0);
+	for (int round = 0; round < 20000; round++) {
+		void *w[3] = { NULL, NULL, NULL };
+		int idx[3] = { -1, -1, -1 };
+		struct nshm_record rec;
+
+		/* Each producer claims (in a random order)... */
+		for (int k = 0; k < 3; k++) {
+			int i = (int)((x = mix(x)) % 3);
+			uint32_t len = rec_len(seq, 100);
+
+			if (w[i] != NULL)
+				continue;
+			w[i] = nshm_records_reserve(p[i], len);
+			if (w[i] == NULL)
+				continue;
+			idx[i] = tail;
+			order[tail % 64] = seq;
+			olen[tail % 64] = len;
+			odrop[tail % 64] = 0;
+			tail++;
+			rec_fill(w[i], seq, len);
+			seq++;
+		}
+		/* ...and commits, shrinks or drops, in another order. */
+		for (int k = 2; k >= 0; k--) {
+			int i = (int)((k + round) % 3);
+			int j = idx[i];
+
+			if (w[i] == NULL)
+				continue;
+			x = mix(x);
+			if ((x & 15) == 0) {
+				nshm_records_abort(p[i]);
+				odrop[j % 64] = 1;
+			} else if ((x & 15) == 1 && olen[j % 64] > 3) {
+				olen[j % 64] -= 3;
+				rec_fill(w[i], order[j % 64], olen[j % 64]);
+				nshm_records_commit_len(p[i], rec_type(order[j % 64]),
+							olen[j % 64]);
+			} else {
+				nshm_records_commit(p[i],
+						    rec_type(order[j % 64]));
+			}
+			assert_int_equal(nshm_ring_error(p[i]), 0);
+		}
+		/* The consumer reads everything published. */
+		while (nshm_records_next(c, &rec)) {
+			while (odrop[head % 64])
+				head++;
+			assert_true(head < tail);
+			assert_int_equal(rec.len, olen[head % 64]);
+			assert_int_equal(rec.type, rec_type(order[head % 64]));
+			assert_int_equal(rec_bad(rec.data, order[head % 64],
+						 rec.len),
+					 0);
+			head++;
+			want++;
+		}
+		assert_int_equal(nshm_ring_error(c), 0);
+		nshm_records_release(c);
+		while (head < tail && odrop[head % 64])
+			head++;
+		assert_int_equal(head, tail); /* everything was read */
+	}
+	assert_true(want > 30000);
+	for (int i = 0; i < 3; i++)
+		nshm_ring_close(p[i]);
+	nshm_ring_close(c);
+}
+
+/* Producer @id of @np: @count records, type = id, payload starts with seq. */
+static int mp_produce(const char *n, uint32_t id, uint64_t count, uint32_t max)
+{
+	struct nshm_ring *p;
+	struct timespec ts;
+
+	if (nshm_records_attach(n, NULL, NSHM_RING_PRODUCER, 0, &p) != 0)
+		return 10;
+	for (uint64_t s = 0; s < count; s++) {
+		uint64_t key = s << 8 | id;
+		uint32_t len = rec_len(key, max);
+		void *w;
+
+		if (len < 8)
+			len = 8;
+		if (nshm_records_reserve_wait(p, len, &w,
+					      t_in_ms(&ts, 20000)) != 0)
+			return 11;
+		rec_fill(w, key, len);
+		nshm_records_commit(p, id);
+	}
+	return nshm_ring_close(p) != 0 ? 13 : 0;
+}
+
+/* Four producer processes: per-producer order, every byte, exact count. */
+static void test_mpsc_xproc(void **state)
+{
+	const char *n = t_name("rec-mp-x");
+	const uint32_t np = 4, max = 300;
+	const uint64_t count = t_count(200000);
+	struct nshm_ring *c;
+	struct nshm_record rec;
+	struct timespec ts;
+	uint64_t next[4] = { 0, 0, 0, 0 }, got = 0, t0 = t_now_ns();
+	pid_t pid[4];
+	int ret;
+
+	(void)state;
+	mp_create(n, 1u << 16, max, np, &c);
+	for (uint32_t i = 0; i < np; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0)
+			_exit(mp_produce(n, i, count, max));
+	}
+	for (;;) {
+		uint64_t key;
+
+		if (!nshm_records_next(c, &rec)) {
+			if (nshm_ring_error(c) != 0) {
+				fprintf(stderr, "  after %llu: %s\n",
+					(unsigned long long)got,
+					nshm_errdetail());
+				fail();
+			}
+			nshm_records_release(c);
+			ret = nshm_records_next_wait(c, &rec,
+						     t_in_ms(&ts, 20000));
+			if (ret != 0)
+				break;
+		}
+		assert_true(rec.type < np && rec.len >= 8);
+		memcpy(&key, rec.data, 8);
+		assert_int_equal(key, next[rec.type] << 8 | rec.type);
+		if (rec.len != (rec_len(key, max) < 8 ? 8 : rec_len(key, max)) ||
+		    rec_bad(rec.data, key, rec.len))
+			fail();
+		next[rec.type]++;
+		got++;
+	}
+	if (ret != -EPIPE)
+		fprintf(stderr, "  after %llu: %s\n", (unsigned long long)got,
+			nshm_errdetail());
+	assert_int_equal(ret, -EPIPE);
+	assert_int_equal(got, count * np);
+	for (uint32_t i = 0; i < np; i++)
+		assert_true(t_exited_ok(t_wait(pid[i], 30000)));
+	fprintf(stderr, "  MPSC: %llu records from %u producers in %.2f s\n",
+		(unsigned long long)got, np, (double)(t_now_ns() - t0) / 1e9);
+	nshm_ring_close(c);
+}
+
+/*
+ * Producers killed between claim and commit, after their pending header
+ * (a reserve, then SIGKILL) and before it (the claim CAS done by hand, as a
+ * kill right after it), while others go on: the consumer skips exactly
+ * those two claims (counted), delivers everything else, and a producer
+ * stopped (SIGSTOP) between reserve and commit is waited for, not skipped.
+ */
+static void test_mpsc_killed(void **state)
+{
+	const char *n = t_name("rec-mp-kill");
+	struct nshm_ring *c, *p;
+	struct nshm_record rec;
+	struct nshm_ring_stats st;
+	struct timespec ts;
+	uint64_t v;
+	pid_t k1, k2, stopped;
+	int status;
+
+	(void)state;
+	mp_create(n, 4096, 200, 4, &c);
+	assert_int_equal(nshm_records_attach(n, NULL, NSHM_RING_PRODUCER, 0,
+					     &p),
+			 0);
+	v = 1;
+	assert_int_equal(nshm_records_push(p, 1, &v, 8), 0);
+	k1 = fork();
+	assert_true(k1 >= 0);
+	if (k1 == 0) {
+		struct nshm_ring *q;
+		void *w;
+
+		if (nshm_records_attach(n, NULL, NSHM_RING_PRODUCER, 0, &q) != 0)
+			_exit(1);
+		w = nshm_records_reserve(q, 100);
+		if (w == NULL)
+			_exit(2);
+		memset(w, 0xee, 50); /* half written */
+		raise(SIGKILL);
+		_exit(3);
+	}
+	assert_int_equal(t_wait(k1, 10000) & 0x7f, SIGKILL);
+	v = 2;
+	assert_int_equal(nshm_records_push(p, 1, &v, 8), 0);
+	k2 = fork();
+	assert_true(k2 >= 0);
+	if (k2 == 0) {
+		struct nshm_ring *q;
+		uint64_t t;
+
+		if (nshm_records_attach(n, NULL, NSHM_RING_PRODUCER, 0, &q) != 0)
+			_exit(1);
+		/* What reserve does up to its CAS, then death. */
+		t = atomic_load(q->tail_p);
+		atomic_store(&q->me->intent, t);
+		atomic_store(&q->me->intent_n, 64);
+		atomic_store(q->tail_p, t + 64);
+		raise(SIGKILL);
+		_exit(3);
+	}
+	assert_int_equal(t_wait(k2, 10000) & 0x7f, SIGKILL);
+	v = 3;
+	assert_int_equal(nshm_records_push(p, 1, &v, 8), 0);
+	stopped = fork();
+	assert_true(stopped >= 0);
+	if (stopped == 0) {
+		struct nshm_ring *q;
+		void *w;
+
+		if (nshm_records_attach(n, NULL, NSHM_RING_PRODUCER, 0, &q) != 0)
+			_exit(1);
+		w = nshm_records_reserve(q, 8);
+		if (w == NULL)
+			_exit(2);
+		v = 4;
+		memcpy(w, &v, 8);
+		raise(SIGSTOP); /* slow, not dead */
+		nshm_records_commit(q, 2);
+		_exit(nshm_ring_close(q) == 0 ? 0 : 4);
+	}
+	assert_int_equal(waitpid(stopped, &status, WUNTRACED), stopped);
+	assert_true(WIFSTOPPED(status));
+	v = 5;
+	assert_int_equal(nshm_records_push(p, 1, &v, 8), 0);
+
+	for (uint64_t want = 1; want <= 3; want++) {
+		assert_int_equal(nshm_records_next_wait(c, &rec,
+							t_in_ms(&ts, 5000)),
+				 0);
+		memcpy(&v, rec.data, 8);
+		assert_int_equal(v, want);
+		nshm_records_release(c);
+	}
+	/* The stopped producer's record is next: waited for, never lost. */
+	assert_int_equal(nshm_records_next_wait(c, &rec, t_in_ms(&ts, 300)),
+			 -ETIMEDOUT);
+	assert_int_equal(nshm_ring_stats(c, &st), 0);
+	assert_int_equal(st.skipped, 2);
+	kill(stopped, SIGCONT);
+	assert_true(t_exited_ok(t_wait(stopped, 10000)));
+	for (uint64_t want = 4; want <= 5; want++) {
+		assert_int_equal(nshm_records_next_wait(c, &rec,
+							t_in_ms(&ts, 5000)),
+				 0);
+		memcpy(&v, rec.data, 8);
+		assert_int_equal(v, want);
+		assert_int_equal(rec.type, want == 4 ? 2 : 1);
+		nshm_records_release(c);
+	}
+	assert_false(nshm_records_next(c, &rec));
+	assert_int_equal(nshm_ring_error(c), 0);
+	assert_int_equal(nshm_ring_stats(c, &st), 0);
+	assert_int_equal(st.skipped, 2);
+	nshm_ring_close(c);
+	/*
+	 * A consumer killed inside a release (bytes zeroed, head not yet
+	 * stored): the next one finishes that release instead of reading
+	 * half-zeroed records again.
+	 */
+	for (uint64_t i = 10; i < 13; i++)
+		assert_int_equal(nshm_records_push(p, 1, &i, 8), 0);
+	k1 = fork();
+	assert_true(k1 >= 0);
+	if (k1 == 0) {
+		struct nshm_ring *cc;
+
+		if (nshm_records_attach(n, NULL, NSHM_RING_CONSUMER, 0, &cc) !=
+		    0)
+			_exit(1);
+		for (int i = 0; i < 2; i++)
+			if (!nshm_records_next(cc, &rec))
+				_exit(2);
+		nshm__rec_mp_zero(cc); /* what release does before head */
+		raise(SIGKILL);
+		_exit(3);
+	}
+	assert_int_equal(t_wait(k1, 10000) & 0x7f, SIGKILL);
+	assert_int_equal(nshm_records_attach(n, NULL, NSHM_RING_CONSUMER, 0,
+					     &c),
+			 0);
+	assert_true(nshm_records_next(c, &rec));
+	memcpy(&v, rec.data, 8);
+	assert_int_equal(v, 12);
+	assert_false(nshm_records_next(c, &rec));
+	assert_int_equal(nshm_ring_error(c), 0);
+	assert_int_equal(nshm_ring_stats(c, &st), 0);
+	assert_int_equal(st.skipped, 2); /* released, not given up */
+	nshm_records_release(c);
+	nshm_ring_close(p);
+	nshm_ring_close(c);
+}
+
 /* ---- death ------------------------------------------------------------ */
 
 /*
@@ -907,6 +1249,9 @@ int main(void)
 		cmocka_unit_test(test_proto),
 		cmocka_unit_test(test_corrupt),
 		cmocka_unit_test(test_xproc),
+		cmocka_unit_test(test_mpsc_interleaved),
+		cmocka_unit_test(test_mpsc_xproc),
+		cmocka_unit_test(test_mpsc_killed),
 		cmocka_unit_test(test_killed_producer),
 		cmocka_unit_test(test_killed_producer_stream),
 		cmocka_unit_test(test_killed_consumer),

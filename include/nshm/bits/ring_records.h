@@ -18,8 +18,10 @@
  *
  *	hdr = len (bits 0-31) | type (32-47) | state (48-55) | owner (56-63)
  *	state  'R' 0x52 a record, 'P' 0x50 padding to the end of the lap,
- *	       | 0x20 (lower case) written but not yet published (a batch)
- *	owner  0 (SPSC)
+ *	       'S' 0x53 bytes to skip (len = bytes - A: a claim given up),
+ *	       | 0x20 (lower case) written but not yet published (a batch;
+ *	       MPSC: claimed, being written)
+ *	owner  0
  *
  * Records never straddle the end of the ring: a record that does not fit
  * before it is preceded by a padding record covering the rest of the lap
@@ -32,6 +34,14 @@
  * word the consumer polls (at the end of what it has read) is always 0
  * until the producer publishes there, whatever stale bytes a previous lap
  * left around it: the consumer never needs to zero what it consumed.
+ *
+ * Many producers (config.max_producers > 1, the handle's stride 2): the
+ * consumer zeroes what it consumed before it releases it (as Aeron does),
+ * so free space reads 0; a producer announces its claim in its role entry
+ * (intent, intent_n), claims [tail, end) with one CAS on tail, writes its
+ * header in pending form at once, then the payload, then the header
+ * (release), then clears its intent (release). A claim no live producer's
+ * intent covers is given up by the consumer (src/ring/records.c).
  *
  * config.seq_off holds record_max, the largest payload (at most about
  * half the capacity, so that one always fits once the ring drains).
@@ -76,6 +86,7 @@ extern "C" {
 #define NSHM_REC_ST_REC 0x52u	  /* 'R': a record */
 #define NSHM_REC_ST_PAD 0x50u	  /* 'P': padding to the end of the lap */
 #define NSHM_REC_ST_PENDING 0x20u /* or'ed in: written, not yet published */
+#define NSHM_REC_ST_SKIP 0x53u	  /* 'S': bytes to skip (MPSC: a dead claim) */
 #define NSHM_REC_PENDING_BIT ((uint64_t)NSHM_REC_ST_PENDING << 48)
 #define NSHM_REC_TYPE_MAX 0xffffu /* record type ids: 0 .. 65535 */
 
@@ -98,6 +109,11 @@ NSHM_API void nshm__rec_commit_slow(struct nshm_ring *r, uint32_t type,
 				    uint32_t len, bool publish);
 NSHM_API bool nshm__rec_corrupt(struct nshm_ring *r, uint64_t pos,
 				uint64_t hdr);
+NSHM_API void nshm__rec_mp_drop(struct nshm_ring *r);
+NSHM_API void nshm__rec_mp_zero(struct nshm_ring *r);
+
+/* Many producers (MPSC protocol, doc/ring.md): the handle's stride is 2. */
+#define nshm__rec_mp(r) ((r)->stride != 1u)
 
 /* A corrupt header: always false (so the compiler sees no record). */
 static NSHM_ALWAYS_INLINE bool nshm__rec_bad(struct nshm_ring *r, uint64_t pos,
@@ -170,7 +186,7 @@ static NSHM_ALWAYS_INLINE void *nshm_records_reserve(struct nshm_ring *r,
 	uint64_t pos = r->cpos, rec = pos, end;
 	uint32_t off, total;
 
-	if (nshm_unlikely(r->pcap == 0 || len > r->seq_off))
+	if (nshm_unlikely(r->pcap == 0 || len > r->seq_off || nshm__rec_mp(r)))
 		return nshm__rec_reserve_fail(r, len);
 	off = (uint32_t)(pos & r->mask);
 	total = nshm__rec_total(r, len);
@@ -199,7 +215,7 @@ static NSHM_ALWAYS_INLINE void nshm_records_commit_len(struct nshm_ring *r,
 	uint64_t pos = r->ppos, rec = r->cready, end;
 
 	if (nshm_unlikely(len >= r->claimed || type > NSHM_REC_TYPE_MAX ||
-			  r->cpos != pos)) {
+			  r->cpos != pos || nshm__rec_mp(r))) {
 		nshm__rec_commit_slow(r, type, len, true);
 		return;
 	}
@@ -294,6 +310,10 @@ static inline void nshm_records_abort(struct nshm_ring *r)
 		nshm__ring_misuse(r, 1 /* NSHM_RING_PRODUCER */);
 		return;
 	}
+	if (nshm_unlikely(nshm__rec_mp(r))) {
+		nshm__rec_mp_drop(r);
+		return;
+	}
 	r->claimed = 0;
 	if (r->cpos != r->ppos) {
 		/* Relaxed: "not yet" again (the consumer polls it). */
@@ -375,7 +395,7 @@ static NSHM_ALWAYS_INLINE bool nshm_records_next(struct nshm_ring *r,
 		nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
 		return false;
 	}
-	for (int lap = 0;; lap++) {
+	for (;;) {
 		uint32_t off = (uint32_t)(pos & r->mask), len, total;
 
 		/* RING-RA1: pairs with RING-RR1 (commit, publish). */
@@ -388,25 +408,41 @@ static NSHM_ALWAYS_INLINE bool nshm_records_next(struct nshm_ring *r,
 			total = nshm__rec_total(r, len);
 			if (nshm_unlikely(off + total > r->ccap ||
 					  pos + total - r->cpos > r->ccap))
-				return nshm__rec_bad(r, pos, w);
+				break;
 			rec->data = r->slots + off + a;
 			rec->len = len;
 			rec->type = (uint32_t)(w >> 32) & NSHM_REC_TYPE_MAX;
 			r->cready = pos + total;
 			return true;
 		}
-		if ((w >> 48) == NSHM_REC_ST_PAD && lap == 0 && off != 0 &&
+		if ((w >> 48) == NSHM_REC_ST_PAD && off != 0 &&
 		    w == nshm__rec_pad(r, pos) &&
 		    pos + (r->ccap - off) - r->cpos <= r->ccap) {
 			pos += r->ccap - off;
 			r->cready = pos;
 			continue;
 		}
+		if ((w >> 48) == NSHM_REC_ST_SKIP &&
+		    ((w >> 32) & NSHM_REC_TYPE_MAX) == 0 &&
+		    (uint32_t)w <= r->ccap - a - off &&
+		    ((uint32_t)w & (a - 1)) == 0 &&
+		    pos + a + (uint32_t)w - r->cpos <= r->ccap) {
+			pos += a + (uint32_t)w; /* a claim given up */
+			r->cready = pos;
+			continue;
+		}
 		if (w == 0 || (w >> 48) == (NSHM_REC_ST_REC | NSHM_REC_ST_PENDING) ||
 		    (w >> 48) == (NSHM_REC_ST_PAD | NSHM_REC_ST_PENDING))
 			return false; /* not published yet */
-		return nshm__rec_bad(r, pos, w);
+		break;
 	}
+	/*
+	 * A whole ring read and not released (many producers fill it to the
+	 * last byte): what we see is our own oldest record. Else corrupt.
+	 */
+	if (pos - r->cpos >= r->ccap)
+		return false;
+	return nshm__rec_bad(r, pos, w);
 }
 
 /**
@@ -421,6 +457,8 @@ static NSHM_ALWAYS_INLINE void nshm_records_release(struct nshm_ring *r)
 	}
 	if (r->cready == r->cpos)
 		return;
+	if (nshm_unlikely(nshm__rec_mp(r)))
+		nshm__rec_mp_zero(r); /* free space reads 0 for the claims */
 	r->cpos = r->cready;
 	/* RING-RR2: pairs with RING-RA2 in nshm__rec_refresh(). */
 	atomic_store_explicit(r->head_p, r->cpos, memory_order_release);
