@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target (issue 12): the records reader over arbitrary ring
- * bytes. A real records ring (1 KiB, records of up to 256 bytes) is
- * created and attached once, and holds a few records; each input is then
+ * bytes. Two real records rings (1 KiB, records of up to 256 bytes; one
+ * producer, and four: the MPSC claims, the consumer's zeroing and the
+ * recovery of dead claims; bit 1 of the first byte picks one) are created
+ * and attached once, and hold a few records; each input is then
  * laid over the ring's shared area from its control line on (ctl, both
  * index lines, the role table, every header word and payload; bytes past
  * that overlay the config line, which only attach and nshm_ring_check()
@@ -29,15 +31,20 @@
 
 #define CAP 1024u
 
-static struct nshm_ring *prod, *cons;
-static struct nshm_ring prod0, cons0; /* their local state to restore */
-static unsigned char *area, *pristine;
-static size_t area_len;
-static char name[64];
+/* Two rings: one producer (zero-next), four producers (MPSC claims). */
+struct setup {
+	struct nshm_ring *prod, *cons;
+	struct nshm_ring prod0, cons0; /* their local state to restore */
+	unsigned char *area, *pristine;
+	size_t area_len;
+	char name[64];
+};
+static struct setup su[2];
 
 static void cleanup(void)
 {
-	nshm_ring_delete(name);
+	nshm_ring_delete(su[0].name);
+	nshm_ring_delete(su[1].name);
 }
 
 static void die(const char *what, int rc)
@@ -47,34 +54,33 @@ static void die(const char *what, int rc)
 	abort();
 }
 
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+static void setup_one(struct setup *x, uint32_t np)
 {
 	struct nshm_ring_params p = NSHM_RING_PARAMS_INIT;
 	struct nshm_wait_strategy ws = { .spins = 1, .yields = 0,
 					 .park_slice_ms = 1 };
+	struct nshm_ring *prod, *cons;
 	struct nshm_record rec;
 	unsigned char buf[256];
 	int rc;
 
-	(void)argc;
-	(void)argv;
-	snprintf(name, sizeof(name), "nshmt-fuzz-rec-%ld", (long)getpid());
+	snprintf(x->name, sizeof(x->name), "nshmt-fuzz-rec%u-%ld", np,
+		 (long)getpid());
 	p.capacity = CAP;
 	p.record_max = 256;
+	p.max_producers = np;
 	p.role = NSHM_RING_CONSUMER;
-	if ((rc = nshm_records_create(name, &p, NULL, &cons)) != 0)
+	if ((rc = nshm_records_create(x->name, &p, NULL, &cons)) != 0)
 		die("create", rc);
-	atexit(cleanup);
-	if ((rc = nshm_records_attach(name, NULL, NSHM_RING_PRODUCER, 0,
+	if ((rc = nshm_records_attach(x->name, NULL, NSHM_RING_PRODUCER, 0,
 				      &prod)) != 0)
 		die("attach producer", rc);
 	nshm_ring_set_wait(cons, &ws);
 	nshm_ring_set_wait(prod, &ws);
-	area = (unsigned char *)cons->sh;
-	area_len = (size_t)cons->sh->config.area_size;
-	pristine = malloc(area_len);
-	if (pristine == NULL)
+	x->area = (unsigned char *)cons->sh;
+	x->area_len = (size_t)cons->sh->config.area_size;
+	x->pristine = malloc(x->area_len);
+	if (x->pristine == NULL)
 		abort();
 	/* Some history: 9 records of 0 .. 200 bytes, 3 of them read. */
 	memset(buf, 0xa5, sizeof(buf));
@@ -85,9 +91,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		if (!nshm_records_next(cons, &rec))
 			die("next", nshm_ring_error(cons));
 	nshm_records_release(cons);
-	memcpy(pristine, area, area_len);
-	prod0 = *prod;
-	cons0 = *cons;
+	memcpy(x->pristine, x->area, x->area_len);
+	x->prod = prod;
+	x->cons = cons;
+	x->prod0 = *prod;
+	x->cons0 = *cons;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	atexit(cleanup);
+	setup_one(&su[0], 1);
+	setup_one(&su[1], 4);
 	return 0;
 }
 
@@ -123,7 +141,10 @@ static uint64_t now_ns(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	size_t body = area_len - 128, n1;
+	struct setup *x = &su[size != 0 && (data[0] & 2) ? 1 : 0];
+	struct nshm_ring *prod = x->prod, *cons = x->cons;
+	unsigned char *area = x->area;
+	size_t area_len = x->area_len, body = area_len - 128, n1;
 	static unsigned char big[CAP], small[16];
 	struct nshm_ring_stats st;
 	struct nshm_record rec;
@@ -132,9 +153,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t t0;
 	void *w;
 
-	memcpy(area, pristine, area_len);
-	*prod = prod0;
-	*cons = cons0;
+	memcpy(area, x->pristine, area_len);
+	*prod = x->prod0;
+	*cons = x->cons0;
 	if (size != 0) {
 		int replace = data[0] & 1;
 
@@ -159,6 +180,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* Copies out: too short (the size needed), then long enough. */
 	rc_ok(nshm_records_pop(cons, small, sizeof(small), &len, &type));
 	rc_ok(nshm_records_pop(cons, big, sizeof(big), &len, &type));
+	/* MPSC: the recovery of claims no live producer holds. */
+	rc_ok(nshm_records_recover(cons));
 	/* The waiting engine, with a deadline already due. */
 	t0 = now_ns();
 	rc_ok(nshm_records_next_wait(cons, &rec, nshm_deadline_in(&dl, 0)));
