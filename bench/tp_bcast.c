@@ -211,6 +211,19 @@ static BENCH_ALWAYS_INLINE int fl_get(struct bc_state *s, int ring,
 			return 1;
 		}
 	}
+	{
+		/* Not reached yet (being written, or the previous lap's). */
+		uint64_t v = atomic_load_explicit(seq, memory_order_relaxed);
+
+		if (v == (c & ~(UINT64_C(1) << 63)) ||
+		    (c > s->mask ? v == ((c - s->mask - 1) | UINT64_C(1) << 63)
+				 : v == 0)) {
+			/* The payload's lines come with the seq's. */
+			for (size_t o = 0; o < size && o < 256; o += 64)
+				__builtin_prefetch(slot + o, 0, 3);
+			return 0;
+		}
+	}
 	t = atomic_load_explicit(&f->tail, memory_order_acquire);
 	if (t - c > s->mask && t - c < (UINT64_C(1) << 62)) {
 		uint64_t to = t - s->mask - 1 + (s->mask + 8) / 8;

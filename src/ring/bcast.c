@@ -477,19 +477,33 @@ static void bcast_leave(struct nshm_ring *r)
 
 /* ---- ops: waiting ------------------------------------------------------------ */
 
+/*
+ * Does seq word @p s of the slot of index @p c say "not written for c
+ * yet"? Being written for c, the previous lap's message, or never
+ * written (the first lap). Anything else (a later lap's value, garbage)
+ * needs tail to tell.
+ */
+static bool not_yet(uint64_t s, uint64_t c, uint32_t cap)
+{
+	return s == NSHM_BCAST_BUSY(c) ||
+	       (c >= cap ? s == NSHM_RING_SEQ(c - cap) : s == 0);
+}
+
 /* A reader: would a read return something other than "nothing new"? */
 static int reader_ready(struct nshm_ring *r)
 {
-	uint64_t c = r->cpos, t;
+	uint64_t c = r->cpos, t, s;
 
 	/* Relaxed: as in the fast path. */
 	if (atomic_load_explicit(&r->me->held, memory_order_relaxed) !=
 	    (uint32_t)r->cready)
 		return 1;
 	/* RING-B4. */
-	if (atomic_load_explicit(nshm__ring_seq(r, c), memory_order_acquire) ==
-	    NSHM_RING_SEQ(c))
+	s = atomic_load_explicit(nshm__ring_seq(r, c), memory_order_acquire);
+	if (s == NSHM_RING_SEQ(c))
 		return 1;
+	if (not_yet(s, c, cap_of(r)))
+		return 0; /* only our slot's line, as in the read step */
 	/* RING-B6: tail may still be one short of what we read. */
 	t = atomic_load_explicit(&r->sh->prod.index, memory_order_acquire);
 	return t != c && t + 1 != c;
@@ -688,6 +702,19 @@ int nshm__bcast_read_step(struct nshm_ring *r, void *out, const void **msg,
 			s2 = atomic_load_explicit(sw, memory_order_relaxed);
 			if (s2 == s1)
 				return delivered(r, c, missed);
+		} else if (not_yet(s1, c, cap)) {
+			/*
+			 * Caught up: the writer has not reached c. No look at
+			 * tail, a line the writer stores for every message: a
+			 * reader that waits polls only its slot's line, so
+			 * waiting readers cost the writer nothing. The
+			 * payload's lines come with the seq's (as SPSC does).
+			 */
+			for (uint32_t o = 0; o < r->esize && o < NSHM_RING_PREFETCH;
+			     o += 64)
+				__builtin_prefetch(nshm__ring_slot(r, c) + o,
+						   0 /* read */, 3);
+			return 0;
 		}
 		/* RING-B6: pairs with RING-B5: below t all was published. */
 		t = atomic_load_explicit(&r->sh->prod.index,
