@@ -397,6 +397,9 @@ extern const struct transport tp_nshm_mpmc; /* tp_mpmc.c */
 #ifdef NSHM_BENCH_HAVE_CK
 extern const struct transport tp_ck_mpmc; /* tp_ck.c, libck */
 #endif
+#ifdef NSHM_BENCH_HAVE_RECORDS
+extern const struct transport tp_nshm_records; /* tp_records.c */
+#endif
 #ifdef NSHM_BENCH_HAVE_BCAST
 /* Fan-out (issue 11; tp_bcast.c). */
 extern const struct transport tp_nshm_bcast;

@@ -39,6 +39,9 @@ static const struct transport *const all_transports[] = {
 #ifdef NSHM_BENCH_HAVE_CK
 	&tp_ck_mpmc,
 #endif
+#ifdef NSHM_BENCH_HAVE_RECORDS
+	&tp_nshm_records,
+#endif
 #ifdef NSHM_BENCH_HAVE_BCAST
 	&tp_nshm_bcast,
 	&tp_nshm_mcast,
