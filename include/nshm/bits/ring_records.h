@@ -432,8 +432,21 @@ static NSHM_ALWAYS_INLINE bool nshm_records_next(struct nshm_ring *r,
 			continue;
 		}
 		if (w == 0 || (w >> 48) == (NSHM_REC_ST_REC | NSHM_REC_ST_PENDING) ||
-		    (w >> 48) == (NSHM_REC_ST_PAD | NSHM_REC_ST_PENDING))
-			return false; /* not published yet */
+		    (w >> 48) == (NSHM_REC_ST_PAD | NSHM_REC_ST_PENDING)) {
+			/*
+			 * Not published yet. While we wait, ask for the lines
+			 * the next record's payload will be in (the producer
+			 * writes them before its header), as the SPSC ring
+			 * does (NSHM_RING_PREFETCH): they then come with the
+			 * header instead of one transfer after it.
+			 */
+			for (uint32_t o = 64; o < NSHM_RING_PREFETCH &&
+					      off + o < r->ccap;
+			     o += 64)
+				__builtin_prefetch(r->slots + off + o,
+						   0 /* read */, 3);
+			return false;
+		}
 		break;
 	}
 	/*
