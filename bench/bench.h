@@ -399,6 +399,7 @@ extern const struct transport tp_ck_mpmc; /* tp_ck.c, libck */
 #endif
 #ifdef NSHM_BENCH_HAVE_RECORDS
 extern const struct transport tp_nshm_records; /* tp_records.c */
+extern const struct transport tp_nshm_records_mix;
 #endif
 #ifdef NSHM_BENCH_HAVE_BCAST
 /* Fan-out (issue 11; tp_bcast.c). */

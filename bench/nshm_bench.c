@@ -41,6 +41,7 @@ static const struct transport *const all_transports[] = {
 #endif
 #ifdef NSHM_BENCH_HAVE_RECORDS
 	&tp_nshm_records,
+	&tp_nshm_records_mix,
 #endif
 #ifdef NSHM_BENCH_HAVE_BCAST
 	&tp_nshm_bcast,
