@@ -18,12 +18,17 @@
 
 #include "nshm.h"
 
+/* Role-table rows shown per ring (producers, consumers, readers). */
+#define WATCH_ROLES_MAX 32
+
 struct watched {
 	const char *name;
 	struct nshm_ring *r;
 	struct nshm_ring_stats prev, cur;
 	int err;   /* stats / check failure of the last sample */
 	double push_rate, pop_rate; /* elements per second, last interval */
+	struct nshm_ring_role_info roles[WATCH_ROLES_MAX]; /* role table */
+	int nroles; /* entries in use (may exceed WATCH_ROLES_MAX) */
 };
 
 static volatile sig_atomic_t stop;
@@ -152,6 +157,9 @@ static void sample(struct watched *w, double dt)
 	w->err = nshm_ring_stats(w->r, &w->cur);
 	if (w->err == 0)
 		w->err = nshm_ring_check(w->r);
+	w->nroles = nshm_ring_roles(w->r, w->roles, WATCH_ROLES_MAX);
+	if (w->nroles < 0)
+		w->nroles = 0;
 	if (dt > 0) {
 		w->push_rate = (double)(w->cur.pushed - w->prev.pushed) / dt;
 		w->pop_rate = (double)(w->cur.popped - w->prev.popped) / dt;
@@ -193,6 +201,69 @@ static void role_json(const struct nshm_ring_stats *s)
 	       (unsigned long long)s->evictions);
 }
 
+static const char *role_alive_str(const struct nshm_ring_role_info *ri)
+{
+	if (ri->alive == 1)
+		return "alive";
+	if (ri->alive < 0)
+		return "unknown";
+	return ri->state == NSHM_ROLE_CLOSED ? "closed" : "dead";
+}
+
+static const char *role_str(const struct nshm_ring_role_info *ri)
+{
+	if (ri->reader)
+		return "reader";
+	return ri->role == NSHM_RING_PRODUCER ? "producer" : "consumer";
+}
+
+/* Each role-table entry: who holds it and what it is doing. */
+static void roles_json(const struct watched *w)
+{
+	int k = w->nroles < WATCH_ROLES_MAX ? w->nroles : WATCH_ROLES_MAX;
+
+	fputs(",\"roles\":[", stdout);
+	for (int i = 0; i < k; i++) {
+		const struct nshm_ring_role_info *ri = &w->roles[i];
+
+		printf("%s{\"index\":%u,\"role\":\"%s\",\"alive\":\"%s\","
+		       "\"pid\":%u,\"attaches\":%u,\"claimed\":%u,"
+		       "\"position\":%llu,\"lag\":%llu,\"retries\":%llu,"
+		       "\"recovered\":%llu}",
+		       i ? "," : "", ri->index, role_str(ri),
+		       role_alive_str(ri), ri->pid, ri->attaches,
+		       ri->claimed,
+		       (unsigned long long)ri->position,
+		       (unsigned long long)ri->lag,
+		       (unsigned long long)ri->retries,
+		       (unsigned long long)ri->recovered);
+	}
+	fputs("]", stdout);
+}
+
+/* One line per role entry under its ring (many-holder kinds). */
+static void roles_lines(const struct watched *w, const char *indent,
+			int rows)
+{
+	int k = w->nroles < WATCH_ROLES_MAX ? w->nroles : WATCH_ROLES_MAX;
+
+	if (w->cur.kind == NSHM_RING_SPSC)
+		return; /* the ring's line says it all */
+	for (int i = 0; i < k && i < rows; i++) {
+		const struct nshm_ring_role_info *ri = &w->roles[i];
+
+		printf("%s%-8s %3u pid %-7u %-5s", indent, role_str(ri),
+		       ri->index, ri->pid, role_alive_str(ri));
+		if (ri->reader)
+			printf(" lag %llu", (unsigned long long)ri->lag);
+		else
+			printf(" claimed %u retries %llu recovered %llu",
+			       ri->claimed, (unsigned long long)ri->retries,
+			       (unsigned long long)ri->recovered);
+		fputc('\n', stdout);
+	}
+}
+
 static void print_json(struct watched *ws, int n, double t, double dt,
 		       unsigned long seq)
 {
@@ -213,6 +284,7 @@ static void print_json(struct watched *ws, int n, double t, double dt,
 			fputs(",\"error\":null", stdout);
 		}
 		role_json(s);
+		roles_json(w);
 		fprintf(stdout,
 			",\"kind\":\"%s\",\"elem_size\":%u,\"capacity\":%u,"
 			"\"count\":%llu,\"fill\":%.4f,\"pushed\":%llu,"
@@ -274,6 +346,7 @@ static void print_plain(struct watched *ws, int n, double t)
 		       alive_str(s->producer_alive),
 		       alive_str(s->consumer_alive), w->err ? " error: " : "",
 		       w->err ? nshm_strerror(w->err) : "");
+		roles_lines(w, "  ", WATCH_ROLES_MAX);
 	}
 	fflush(stdout);
 }
@@ -327,6 +400,7 @@ static void draw(struct watched *ws, int n, double interval, bool rates)
 		       w->err ? "  " : "",
 		       w->err ? nshm_strerror(w->err) : "");
 		(void)d;
+		roles_lines(w, "    ", rows - i - 1);
 	}
 	fflush(stdout);
 }

@@ -402,6 +402,34 @@ NSHM_API int nshm_ring_stats(struct nshm_ring *r, struct nshm_ring_stats *st);
 #pragma GCC diagnostic pop
 #endif
 
+/* One entry of a ring's role table, for tools (nshm_ring_roles()). */
+struct nshm_ring_role_info {
+	uint32_t index;	    /* entry number in the table */
+	uint32_t role;	    /* NSHM_RING_PRODUCER or NSHM_RING_CONSUMER */
+	uint32_t state;	    /* enum nshm_ring_role_state */
+	int32_t alive;	    /* holder: 1 alive, 0 dead or none, < 0 -errno */
+	uint32_t pid;	    /* last holder's pid (diagnostics) */
+	uint32_t attaches;  /* holders so far, take-overs included */
+	uint64_t retries;   /* MPMC: claim races lost */
+	uint64_t recovered; /* MPMC: dead claimants' slots this entry gave up */
+	uint32_t claimed;   /* MPMC: slots claimed right now (intent) */
+	uint32_t reader;    /* broadcast: 1 a registered reader, 0 not */
+	uint64_t position;  /* MPMC: first index claimed; broadcast: cursor */
+	uint64_t lag;	    /* broadcast reader: published - cursor */
+};
+
+/**
+ * Snapshot the role table: every entry that ever had a holder, producers
+ * first, each with its holder's liveness and counters (what `nshm watch`
+ * shows per producer, consumer or registered reader). Lossy broadcast
+ * subscribers hold no entry and are not listed. Any role may call it,
+ * observers too.
+ * @return how many entries there are (may exceed @p max; only @p max are
+ *         written), or -EINVAL.
+ */
+NSHM_API int nshm_ring_roles(struct nshm_ring *r,
+			     struct nshm_ring_role_info *out, unsigned int max);
+
 /**
  * Re-validate the shared header now: checksum of the immutable part against
  * what attach saw, index bounds, and this handle's own index.

@@ -21,7 +21,10 @@
  *               its liveness token, which nshm_peer_alive() observes.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
+
+#include <nshm/bcast.h>
 
 #include "ring/core.h"
 
@@ -323,4 +326,67 @@ void nshm__ring_role_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
 		st->claim_retries += atomic_load_explicit(&t[i].retries,
 							  memory_order_relaxed);
 	}
+}
+
+int nshm_ring_roles(struct nshm_ring *r, struct nshm_ring_role_info *out,
+		    unsigned int max)
+{
+	const struct nshm_ring_config *c;
+	struct nshm_ring_role_entry *t;
+	uint64_t tail;
+	unsigned int n = 0;
+
+	nshm__err_clear();
+	if (r == NULL || (out == NULL && max != 0))
+		return nshm__err(-EINVAL, "ring handle or out is NULL");
+	c = &priv(r)->cfg;
+	t = role_table(r);
+	/* Relaxed: snapshots for humans. */
+	tail = atomic_load_explicit(&r->sh->prod.index, memory_order_relaxed);
+	for (uint32_t i = 0; i < (uint32_t)c->max_producers + c->max_consumers;
+	     i++) {
+		struct nshm_ring_role_entry *e = &t[i];
+		struct nshm_ring_role_info *o;
+		uint32_t state = atomic_load_explicit(&e->state,
+						      memory_order_relaxed);
+		/* RING-A5: pairs with RING-R5 (claim and unclaim). */
+		uint64_t id = atomic_load_explicit(&e->peer,
+						   memory_order_acquire);
+
+		if (state == NSHM_ROLE_NEVER && id == 0)
+			continue;
+		if (n++ >= max)
+			continue;
+		o = &out[n - 1];
+		memset(o, 0, sizeof(*o));
+		o->index = i;
+		o->role = i < c->max_producers ? NSHM_RING_PRODUCER
+					       : NSHM_RING_CONSUMER;
+		o->state = state;
+		o->alive = id == 0 ? 0 : holder_alive(r, id);
+		o->pid = atomic_load_explicit(&e->pid, memory_order_relaxed);
+		o->attaches = atomic_load_explicit(&e->attaches,
+						   memory_order_relaxed);
+		o->retries = atomic_load_explicit(&e->retries,
+						  memory_order_relaxed);
+		o->recovered = atomic_load_explicit(&e->recovered,
+						    memory_order_relaxed);
+		if (c->kind == NSHM_RING_BROADCAST) {
+			uint32_t held = atomic_load_explicit(
+				&e->held, memory_order_relaxed);
+
+			o->reader = o->role == NSHM_RING_CONSUMER &&
+				    held != 0 && !(held & NSHM_BCAST_EVICTED);
+			o->position = atomic_load_explicit(
+				&e->cursor, memory_order_relaxed);
+			if (o->reader && tail - o->position <= c->capacity)
+				o->lag = tail - o->position;
+		} else {
+			o->claimed = atomic_load_explicit(
+				&e->intent_n, memory_order_relaxed);
+			o->position = atomic_load_explicit(
+				&e->intent, memory_order_relaxed);
+		}
+	}
+	return (int)n;
 }
