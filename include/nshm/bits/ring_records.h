@@ -52,7 +52,8 @@
  *             cready = where the reserved record's header goes,
  *             claimed = reserved length + 1 (0: nothing reserved),
  *             reserved = length a blocking reserve waits for;
- *   consumer: cpos = head (released), cready = the next record to read.
+ *   consumer: cpos = head (released), cready = the next record to read,
+ *             reserved = bytes the last record took (what to prefetch).
  *
  * Memory-order pairs (doc/ring.md, Records):
  *   RING-RR1/RA1  commit/publish stores the first header (release), after
@@ -413,6 +414,7 @@ static NSHM_ALWAYS_INLINE bool nshm_records_next(struct nshm_ring *r,
 			rec->len = len;
 			rec->type = (uint32_t)(w >> 32) & NSHM_REC_TYPE_MAX;
 			r->cready = pos + total;
+			r->reserved = total; /* the next wait's prefetch */
 			return true;
 		}
 		if ((w >> 48) == NSHM_REC_ST_PAD && off != 0 &&
@@ -438,9 +440,13 @@ static NSHM_ALWAYS_INLINE bool nshm_records_next(struct nshm_ring *r,
 			 * the next record's payload will be in (the producer
 			 * writes them before its header), as the SPSC ring
 			 * does (NSHM_RING_PREFETCH): they then come with the
-			 * header instead of one transfer after it.
+			 * header instead of one transfer after it. As many
+			 * as the last record took (r->reserved): small
+			 * records would only pull lines the producer is
+			 * about to write.
 			 */
-			for (uint32_t o = 64; o < NSHM_RING_PREFETCH &&
+			for (uint32_t o = 64; o < r->reserved &&
+					      o < NSHM_RING_PREFETCH &&
 					      off + o < r->ccap;
 			     o += 64)
 				__builtin_prefetch(r->slots + off + o,
