@@ -118,7 +118,7 @@ enum nshm_ring_kind {
 	NSHM_RING_SPSC = 1,
 	NSHM_RING_MPMC = 2,	 /* <nshm/mpmc.h> */
 	NSHM_RING_BROADCAST = 3, /* reserved */
-	NSHM_RING_RECORDS = 4,	 /* reserved */
+	NSHM_RING_RECORDS = 4,	 /* <nshm/records.h> */
 };
 
 enum nshm_ring_role {
