@@ -738,7 +738,8 @@ static void test_mpsc_interleaved(void **state)
 }
 
 /* Producer @id of @np: @count records, type = id, payload starts with seq. */
-static int mp_produce(const char *n, uint32_t id, uint64_t count, uint32_t max)
+static int mp_produce(const char *n, uint32_t id, uint64_t count, uint32_t max,
+		      uint32_t die_every)
 {
 	struct nshm_ring *p;
 	struct timespec ts;
@@ -756,6 +757,11 @@ static int mp_produce(const char *n, uint32_t id, uint64_t count, uint32_t max)
 					      t_in_ms(&ts, 20000)) != 0)
 			return 11;
 		rec_fill(w, key, len);
+		/* die_every: now and then die inside the claim, half written */
+		if (die_every != 0 && mix(key ^ 0xdead) % die_every == 0) {
+			memset(w, 0, len / 2);
+			raise(SIGKILL);
+		}
 		nshm_records_commit(p, id);
 	}
 	return nshm_ring_close(p) != 0 ? 13 : 0;
@@ -780,7 +786,7 @@ static void test_mpsc_xproc(void **state)
 		pid[i] = fork();
 		assert_true(pid[i] >= 0);
 		if (pid[i] == 0)
-			_exit(mp_produce(n, i, count, max));
+			_exit(mp_produce(n, i, count, max, 0));
 	}
 	for (;;) {
 		uint64_t key;
@@ -967,6 +973,102 @@ static void test_mpsc_killed(void **state)
 	assert_int_equal(st.skipped, 2); /* released, not given up */
 	nshm_records_release(c);
 	nshm_ring_close(p);
+	nshm_ring_close(c);
+}
+
+/*
+ * Producers killed at random instants while others stream (and new ones
+ * take their entries): the consumer never stalls and never errs, every
+ * record it gets is whole and in its producer's order, and the claims the
+ * dead left are skipped and counted.
+ */
+static void test_mpsc_kill_stream(void **state)
+{
+	const char *n = t_name("rec-mp-ks");
+	const uint32_t np = 3, max = 300;
+	struct nshm_ring *c;
+	struct nshm_ring_stats st;
+	pid_t pid[3];
+	uint32_t gen[3] = { 0, 0, 0 };
+	uint64_t last[3][64], got = 0, kills = 0, x = 7, t0 = t_now_ns();
+	uint64_t next_kill = t0 + 20000000ull, iter = 0;
+
+	(void)state;
+	memset(last, 0, sizeof(last));
+	mp_create(n, 1u << 14, max, np, &c);
+	for (uint32_t i = 0; i < np; i++) {
+		pid[i] = fork();
+		assert_true(pid[i] >= 0);
+		if (pid[i] == 0)
+			_exit(mp_produce(n, i, 1u << 30, max, 20000));
+	}
+	while (t_now_ns() - t0 < 1500000000ull) {
+		struct nshm_record rec = { NULL, 0, 0 };
+		struct timespec ts;
+		uint64_t key;
+		int ret;
+
+		for (uint32_t i = 0; (iter++ & 255) == 0 && i < np; i++) {
+			int status;
+
+			if (gen[i] >= 63)
+				continue; /* enough generations: let it run */
+			/* Killed at random (or by itself, inside a claim)? */
+			if (t_now_ns() >= next_kill) {
+				next_kill = t_now_ns() + 20000000ull +
+					    ((x = mix(x)) & 0xfffff) * 10;
+				kill(pid[i], SIGKILL);
+			}
+			if (waitpid(pid[i], &status, WNOHANG) != pid[i])
+				continue;
+			assert_true(WIFSIGNALED(status));
+			kills++;
+			gen[i]++;
+			pid[i] = fork();
+			assert_true(pid[i] >= 0);
+			if (pid[i] == 0)
+				_exit(mp_produce(n, i + np * gen[i], 1u << 30,
+						 max, 20000));
+		}
+		if (!nshm_records_next(c, &rec)) {
+			nshm_records_release(c);
+			ret = nshm_records_next_wait(c, &rec,
+						     t_in_ms(&ts, 20));
+			/* all three dead at once: restart them first */
+			if (ret == -ETIMEDOUT || ret == -NSHM_EPEERDEAD) {
+				iter = 0;
+				continue;
+			}
+			assert_int_equal(ret, 0);
+		}
+		/* type = producer id + np * generation (< 64 generations) */
+		assert_true(rec.len >= 8);
+		memcpy(&key, rec.data, 8);
+		assert_int_equal(key & 0xff, rec.type & 0xff);
+		{
+			uint32_t id = rec.type % np, g = rec.type / np;
+			uint32_t want = rec_len(key, max) < 8 ? 8
+							      : rec_len(key, max);
+
+			assert_true(g < 64);
+			assert_int_equal(rec.len, want);
+			assert_int_equal(rec_bad(rec.data, key, rec.len), 0);
+			/* in order within one producer's generation */
+			assert_int_equal(key >> 8, last[id][g]);
+			last[id][g]++;
+		}
+		got++;
+	}
+	for (uint32_t i = 0; i < np; i++) {
+		kill(pid[i], SIGKILL);
+		t_wait(pid[i], 10000);
+	}
+	assert_int_equal(nshm_ring_stats(c, &st), 0);
+	fprintf(stderr, "  MPSC kills: %llu records, %llu kills, %llu claims "
+		"skipped\n", (unsigned long long)got,
+		(unsigned long long)kills, (unsigned long long)st.skipped);
+	assert_true(kills > 0 && got > 1000 && st.skipped > 0);
+	assert_int_equal(nshm_ring_error(c), 0);
 	nshm_ring_close(c);
 }
 
@@ -1252,6 +1354,7 @@ int main(void)
 		cmocka_unit_test(test_mpsc_interleaved),
 		cmocka_unit_test(test_mpsc_xproc),
 		cmocka_unit_test(test_mpsc_killed),
+		cmocka_unit_test(test_mpsc_kill_stream),
 		cmocka_unit_test(test_killed_producer),
 		cmocka_unit_test(test_killed_producer_stream),
 		cmocka_unit_test(test_killed_consumer),
