@@ -76,6 +76,11 @@ int nshm__ring_claim(struct nshm_ring *r, int role)
 	int unknown = 0;
 
 	role_range(r, role, &first, &count);
+	if (count == 0)
+		return nshm__err(-EINVAL, "ring '%s' has no %s entries in its "
+				 "role table (a lossy broadcast ring's readers "
+				 "attach as NSHM_RING_SUBSCRIBER)",
+				 priv(r)->name, nshm__ring_role_name(role));
 	for (int pass = 0; pass < 2; pass++) {
 		for (uint32_t i = first; i < first + count; i++) {
 			/* RING-A5: pairs with RING-R5 of the last holder. */

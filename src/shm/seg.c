@@ -672,7 +672,14 @@ static int file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
 #pragma GCC diagnostic pop
 #endif
 				n = pread(seg->fd, h, sizeof(*h), 0);
-				if (n == (ssize_t)sizeof(*h))
+				/*
+				 * And the size again: the fstat above may
+				 * predate the creator's sizing (READY came in
+				 * between), and a stale size would make the
+				 * caller's check call a good file truncated.
+				 */
+				if (n == (ssize_t)sizeof(*h) &&
+				    fstat(seg->fd, st) == 0)
 					return 0;
 				return nshm__err(-NSHM_ETRUNCATED,
 						 "\"%s\" is shorter than its header",

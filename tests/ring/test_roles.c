@@ -3,7 +3,8 @@
  * nshm_ring_roles(): the role table as tools see it (nshm watch shows it
  * per producer, consumer and registered reader). An MPMC producer's claim
  * in flight and a dead holder; a back-pressured broadcast reader's lag; a
- * lossy subscriber holds no entry; an observer may ask.
+ * lossy subscriber holds no entry (and a lossy ring refuses a CONSUMER:
+ * -EINVAL, as bcast.h says, not -EBUSY); an observer may ask.
  */
 #include <sys/wait.h>
 
@@ -115,6 +116,11 @@ static void test_bcast_reader_lag(void **state)
 	assert_int_equal(md_attach(n, NSHM_RING_SUBSCRIBER,
 				   NSHM_BCAST_FROM_NOW, 0, 0, &sub),
 			 0);
+	/* A lossy ring has no reader entries: a CONSUMER is refused. */
+	assert_int_equal(md_attach(n, NSHM_RING_CONSUMER, NSHM_BCAST_FROM_NOW,
+				   0, 0, &fast),
+			 -EINVAL);
+	assert_non_null(strstr(nshm_errdetail(), "SUBSCRIBER"));
 	k = nshm_ring_roles(md_ring(w), ri, 8);
 	for (int i = 0; i < k && i < 8; i++)
 		assert_int_equal(ri[i].role, NSHM_RING_PRODUCER);
