@@ -713,6 +713,23 @@ int nshm_ring_set_wait(struct nshm_ring *r, const struct nshm_wait_strategy *ws)
 
 /* ---- introspection ---------------------------------------------------- */
 
+void nshm__ring_index_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
+{
+	uint32_t cap = r->mask + 1;
+
+	/*
+	 * Snapshots for humans (RING-A4/M6: acquire), the consumers' index
+	 * first, so pushed - popped is not negative but while it moves.
+	 */
+	st->popped = atomic_load_explicit(&r->sh->cons.index,
+					  memory_order_acquire);
+	st->pushed = atomic_load_explicit(&r->sh->prod.index,
+					  memory_order_acquire);
+	st->count = st->pushed - st->popped;
+	if (st->count > cap)
+		st->count = cap; /* moving, or corrupt: clamp */
+}
+
 int nshm_ring_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
 {
 	struct nshm_ring_shared *sh;

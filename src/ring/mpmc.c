@@ -288,20 +288,6 @@ int nshm_mpmc_recover(struct nshm_ring *r)
 	return mpmc_recover(r);
 }
 
-static void mpmc_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
-{
-	uint32_t cap = r->mask + 1;
-
-	/* RING-M6: snapshots of the claim indices, deq first. */
-	st->popped = atomic_load_explicit(&r->sh->cons.index,
-					  memory_order_acquire);
-	st->pushed = atomic_load_explicit(&r->sh->prod.index,
-					  memory_order_acquire);
-	st->count = st->pushed - st->popped;
-	if (st->count > cap)
-		st->count = cap; /* moving, or corrupt: clamp */
-}
-
 static int mpmc_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
 {
 	uint32_t cap = r->mask + 1;
@@ -338,7 +324,7 @@ const struct ring_kind_ops nshm__mpmc_ops = {
 	.ready = mpmc_ready,
 	.unstick = mpmc_unstick,
 	.recover = mpmc_recover,
-	.stats = mpmc_stats,
+	.stats = nshm__ring_index_stats,
 	.check = mpmc_check,
 };
 
