@@ -157,6 +157,18 @@ static int mpmc_ready(struct nshm_ring *r)
 	uint64_t seq = atomic_load_explicit(nshm__ring_seq(r, pos),
 					    memory_order_acquire);
 
+	if (!prod && seq != pos + 1) {
+		/*
+		 * Not there yet: fetch the slot's payload lines meanwhile, so
+		 * that when the seq word arrives the payload is (mostly) on
+		 * its way too, as the SPSC consumer does (NSHM_RING_PREFETCH).
+		 */
+		const unsigned char *slot = nshm__ring_slot(r, pos);
+
+		for (uint32_t o = 0; o < r->esize && o < NSHM_RING_PREFETCH;
+		     o += 64)
+			__builtin_prefetch(slot + o, 0 /* read */, 3);
+	}
 	if (prod)
 		return seq == pos ||
 		       !(pos - seq <= cap ||
