@@ -18,6 +18,7 @@ struct job {
 	uint64_t n;
 	int batch;
 	int rc;
+	pthread_barrier_t *all_in; /* every producer attached */
 };
 
 /* Payload of record @s of producer @id: words that say who and which. */
@@ -41,8 +42,15 @@ static void *producer(void *arg)
 	if (nshm_records_attach(j->name, NULL, NSHM_RING_PRODUCER, 0, &p) !=
 	    0) {
 		j->rc = 1;
+		pthread_barrier_wait(j->all_in);
 		return NULL;
 	}
+	/*
+	 * Produce only once every producer holds its role: the consumer's
+	 * -EPIPE means "every producer that was there closed", so one that
+	 * finished before the others attached would end the test early.
+	 */
+	pthread_barrier_wait(j->all_in);
 	for (uint64_t s = 0; s < j->n; s++) {
 		uint32_t len = len_of(s) + 8;
 		void *w = nshm_records_reserve(p, len);
@@ -77,6 +85,7 @@ static void run(uint32_t np, int batch, uint64_t n)
 	struct nshm_ring *c;
 	struct job j[3];
 	pthread_t th[3];
+	pthread_barrier_t all_in;
 	uint64_t next[3] = { 0, 0, 0 }, got = 0;
 	static unsigned char want[256];
 	struct nshm_record rec = { NULL, 0, 0 };
@@ -89,8 +98,9 @@ static void run(uint32_t np, int batch, uint64_t n)
 	q.role = NSHM_RING_CONSUMER;
 	assert_int_equal(nshm_records_create(name, &q, NULL, &c), 0);
 	assert_int_equal(nshm_ring_set_wait(c, &ws), 0);
+	assert_int_equal(pthread_barrier_init(&all_in, NULL, np), 0);
 	for (uint32_t i = 0; i < np; i++) {
-		j[i] = (struct job){ name, i, n, batch, 0 };
+		j[i] = (struct job){ name, i, n, batch, 0, &all_in };
 		assert_int_equal(pthread_create(&th[i], NULL, producer, &j[i]),
 				 0);
 	}
@@ -120,6 +130,7 @@ static void run(uint32_t np, int batch, uint64_t n)
 		pthread_join(th[i], NULL);
 		assert_int_equal(j[i].rc, 0);
 	}
+	pthread_barrier_destroy(&all_in);
 	nshm_ring_close(c);
 }
 
