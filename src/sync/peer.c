@@ -76,7 +76,7 @@
 #define CTL_LOCK_TIMEOUT_NS (5ull * 1000000000u)
 #define MAPS_MAX 256u
 
-void (*volatile nshm__sync_test_ctl_init)(void);
+void (*nshm__sync_test_ctl_init)(void);
 
 /* One mapping of one segment in this process. */
 struct peer_rec {

@@ -67,7 +67,7 @@ int nshm__peer_id_alive(const void *addr, uint32_t id);
  * holds the control lock, after marking the block INITING. NULL in
  * production: costs one load.
  */
-extern void (*volatile nshm__sync_test_ctl_init)(void);
+extern void (*nshm__sync_test_ctl_init)(void);
 
 /* nshm_cpu_relax() and friends: the helpers the inline ring path uses. */
 #define NSHM_INSIDE_RING_H

@@ -25,7 +25,7 @@
 #include "sync_test.h"
 
 /* Weak: the test also runs against a library without the hook. */
-extern void (*volatile nshm__sync_test_ctl_init)(void) __attribute__((weak));
+extern void (*nshm__sync_test_ctl_init)(void) __attribute__((weak));
 
 struct fix {
 	const char *name;
