@@ -955,7 +955,7 @@ static struct peer_rec *rec_new(struct nshm_seg_hdr *hdr, size_t map_size,
 static int hook_attached(struct nshm_seg_hdr *hdr, size_t len, int fd,
 			 int shmid, bool readonly, uint64_t *cookie)
 {
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 	int ret;
 
 	/* @len is the segment layer's, never hdr->map_size (shared). */
@@ -1226,7 +1226,7 @@ static int alive_core(struct peer_rec *r, uint32_t i, uint32_t gen,
 int nshm__peer_id_alive(const void *addr, uint32_t id)
 {
 	uint32_t i = id >> NSHM__ID_SLOT_SHIFT;
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 	int ret;
 
 	if (i >= NSHM_PEER_MAX)
@@ -1247,7 +1247,7 @@ static int rec_of_area(void *area, struct peer_rec **out)
 {
 	uint64_t cookie;
 	bool ro;
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 
 	if (area == NULL || nshm__seg_mapping(area, &cookie, &ro) != 0)
 		return nshm__err(-EINVAL, "%p is not an address "
@@ -1262,7 +1262,7 @@ static int rec_of_area(void *area, struct peer_rec **out)
 
 int nshm_peer_self(void *area, nshm_peer_t *id)
 {
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 	int ret;
 
 	nshm__err_clear();
@@ -1280,7 +1280,7 @@ int nshm_peer_self(void *area, nshm_peer_t *id)
 
 int nshm_peer_alive(void *area, nshm_peer_t id)
 {
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 	uint32_t i = (uint32_t)id, gen = (uint32_t)(id >> 32);
 	int ret;
 
@@ -1300,7 +1300,7 @@ int nshm_peer_alive(void *area, nshm_peer_t id)
 
 int nshm_peer_reap(void *area)
 {
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 	int ret;
 
 	nshm__err_clear();
@@ -1322,7 +1322,7 @@ int nshm_peer_reap(void *area)
 
 int nshm_peer_list(void *area, struct nshm_peer_info *out, unsigned int max)
 {
-	struct peer_rec *r;
+	struct peer_rec *r = NULL;
 	unsigned int n = 0;
 	int ret;
 
