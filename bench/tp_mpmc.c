@@ -5,9 +5,9 @@
  * creates the ring by name (observer role, NSHM_PREFAULT) with
  * max_producers = P and max_consumers = C; each child attaches by name in
  * its role after fork. Messages are copied in and out: nshm_mpmc_reserve +
- * memcpy (constant size) + nshm_mpmc_commit, nshm_mpmc_peek + memcpy +
- * nshm_mpmc_release, i.e. nshm_mpmc_push/pop with the copy of a fixed-size
- * type, as tp_nshm_ring.c does for SPSC.
+ * memcpy (constant size) + nshm_mpmc_commit, and the copy-then-claim take
+ * with a constant size, i.e. what the typed push/pop of NSHM_MPMC_DEFINE()
+ * compile to for a fixed-size type.
  *   spin:  retry until a slot is there (busy poll);
  *   block: nshm_ring_wait_writable()/_readable() when full or empty, as
  *          nshm_mpmc_push_wait/pop_wait do, with the ring's default wait
@@ -150,17 +150,15 @@ static BENCH_ALWAYS_INLINE int nm_get(struct nm_state *s, int ring,
 				      unsigned char *buf, size_t size)
 {
 	struct nshm_ring *r = s->r[ring];
-	const void *slot;
 
-	while ((slot = nshm_mpmc_peek(r)) == NULL) {
+	/* What a typed pop compiles to: copy (constant size), then claim. */
+	while (nshm__mpmc_take(r, buf, 1, size) == 0) {
 		int rc = s->mode == MODE_BLOCK ? nshm_ring_wait_readable(r, NULL)
 					       : nshm_ring_error(r);
 
 		if (nshm_unlikely(rc < 0))
 			return rc;
 	}
-	memcpy(buf, slot, size);
-	nshm_mpmc_release(r);
 	return 0;
 }
 
@@ -176,7 +174,7 @@ static void nm_run(void *st, const struct bench_params *p, int role,
 
 const struct transport tp_nshm_mpmc = {
 	.name = "nshm-mpmc",
-	.desc = "nshm MPMC ring: copy in/out (reserve/commit, peek/release); "
+	.desc = "nshm MPMC ring: copy in/out (reserve/commit, typed pop); "
 		"spin: retry, block: wait_writable/readable",
 	.modes = MODE_SPIN | MODE_BLOCK,
 	.nshm = true,

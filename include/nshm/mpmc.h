@@ -11,30 +11,38 @@
  * kind-neutral one of <nshm/ring.h> (create with nshm_ring_create_with(),
  * attach, close, stats, check, set_wait).
  *
- * Algorithm: per-slot sequence words (Vyukov's bounded MPMC queue, as in
- * rigtorp's MPMCQueue and design B of doc/ring.md): a producer claims the
- * slot at `enq` when its seq says "free for this lap" with one CAS on enq,
- * writes it, and publishes with a release store of its seq; consumers
- * mirror that on `deq`. One cache line per hand-off (the slot with its seq),
- * one CAS per operation on the side's own index line and no CAS retry storm
- * (a CAS fails only when another claimant of the same side won, and then
- * the loser moves on to the next slot), no allocation, no pointers in
- * shared memory. Unlike DPDK's MP/MC ring no claimant ever waits for
- * another claimant to finish: a producer preempted between claim and
- * publish delays consumers only at its own slot (FIFO order), and every
- * other producer goes on.
+ * Algorithm: per-slot sequence words that only producers write (Vyukov's
+ * bounded MPMC queue without its consumer-side store; doc/ring.md): a
+ * producer claims the slot at `enq` with one CAS when its cached horizon
+ * says the slot's previous lap was taken by a consumer that is done with
+ * it, writes it, and publishes with a release store of its seq. A
+ * consumer waits on the seq of the slot at `deq`, copies the message out,
+ * then takes it with one CAS on deq (or, to read in place, announces the
+ * claim in its role entry, CASes, and clears the announcement when it
+ * releases). Consumers tell producers how far they got through a cursor in
+ * their own role entry, stored every few takes: so a slot line travels
+ * only from producer to consumer, as in SPSC, and nobody polls a line that
+ * is written per message. One CAS per operation on the side's own index
+ * line, no CAS retry storm (a CAS fails only when another claimant of the
+ * same side won, and the loser moves on to the next slot), no allocation,
+ * no pointers in shared memory. Unlike DPDK's MP/MC ring no claimant ever
+ * waits for another claimant to finish: a producer preempted between claim
+ * and publish delays consumers only at its own slot (FIFO order), and
+ * every other producer goes on.
  *
- * A dead claimant never wedges the ring. Before claiming, each handle
- * records the index it is about to claim in its own role-table entry (its
- * "intent", on its own cache line); a waiter stuck behind a claimed but
+ * A dead claimant never wedges the ring. Before claiming, each producer
+ * (and each in-place peek) records the index it is about to claim in its
+ * own role-table entry (its "intent", on its own cache line); a copying
+ * pop holds nothing while it copies. A waiter stuck behind a claimed but
  * unpublished (or unreleased) slot looks for a live claimant whose intent
  * covers it, proven through the sync layer's liveness (never a timeout
  * guess: a slow or stopped one keeps its slot). When there is none, the
- * slot is skipped (a dead producer's) or freed (a dead consumer's), counted
- * in nshm_ring_stats().skipped, and traffic goes on. Loss is bounded to the
- * messages the dead process held; never a duplicate, never a torn message.
- * The waiters do that recovery in their blocking calls; callers that only
- * use the non-blocking forms call nshm_mpmc_recover() now and then.
+ * slot is skipped (a dead producer's) or dropped from the horizon (a dead
+ * consumer's), counted in nshm_ring_stats().skipped, and traffic goes on.
+ * Loss is bounded to the messages the dead process held; never a
+ * duplicate, never a torn message. The waiters do that recovery in their
+ * blocking calls; callers that only use the non-blocking forms call
+ * nshm_mpmc_recover() now and then.
  *
  * Which calls are all-or-nothing: push_n_all() and reserve_n_all() claim n
  * slots or none; push_n(), pop_n(), reserve_n() and peek_n() take what
@@ -158,13 +166,9 @@ NSHM_API int nshm_mpmc_pop_wait_fn(struct nshm_ring *r, void *elem,
 	}                                                                      \
 	NSHM_RING__FN bool name##_pop(struct name *h, elem *v)                 \
 	{                                                                      \
-		struct nshm_ring *r = name##_ring(h);                          \
-		const void *slot = nshm_mpmc_peek(r);                          \
-		if (slot == NULL)                                              \
-			return false;                                          \
-		memcpy(v, slot, sizeof(elem));                                 \
-		nshm_mpmc_release(r);                                          \
-		return true;                                                   \
+		/* Copy, then claim; a constant size: plain moves. */         \
+		return nshm__mpmc_take(name##_ring(h), (unsigned char *)v, 1,  \
+				       sizeof(elem)) != 0;                     \
 	}                                                                      \
 	NSHM_RING__FN uint32_t name##_push_n(struct name *h, const elem *v,    \
 					     uint32_t n)                       \

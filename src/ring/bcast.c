@@ -70,14 +70,6 @@ static uint32_t cap_of(const struct nshm_ring *r)
 	return r->mask + 1;
 }
 
-/* 1 alive, 0 proven dead (or an id that names nobody), < 0 cannot tell. */
-static int holder_alive(struct nshm_ring *r, uint64_t id)
-{
-	if (!nshm__ring_peer_id_valid(id))
-		return 0;
-	return nshm_peer_alive(priv(r)->area, id);
-}
-
 /* ---- ops: geometry and config ------------------------------------------ */
 
 static int bcast_check_params(struct nshm_ring_params *p)
@@ -259,7 +251,7 @@ static int evict(struct nshm_ring *r)
 			continue; /* not registered, or not in our way */
 		/* RING-A5, as in claims. */
 		id = atomic_load_explicit(&e->peer, memory_order_acquire);
-		alive = id == 0 ? 0 : holder_alive(r, id);
+		alive = id == 0 ? 0 : nshm__ring_holder_alive(r, id);
 		if (alive == 1 && st->evict_ms != 0 && st->blk_pos == n + 1) {
 			if (now == 0)
 				now = nshm__now_ns();
@@ -382,7 +374,7 @@ static int resume_entry(struct nshm_ring *r, uint32_t tag, uint64_t *pos)
 			continue;
 		/* RING-A5, as in claims. */
 		cur = atomic_load_explicit(&e->peer, memory_order_acquire);
-		if (cur != 0 && holder_alive(r, cur) != 0)
+		if (cur != 0 && nshm__ring_holder_alive(r, cur) != 0)
 			continue; /* a live one (or cannot tell) uses it */
 		/* RING-R5/A5: as a claim. */
 		if (!atomic_compare_exchange_strong_explicit(
@@ -542,7 +534,7 @@ static int writer_gone(struct nshm_ring *r)
 			       ? nshm__err(-EPIPE, "ring '%s': the writer "
 					   "closed", priv(r)->name)
 			       : 0;
-	if (holder_alive(r, id) == 0 &&
+	if (nshm__ring_holder_alive(r, id) == 0 &&
 	    atomic_load_explicit(&e->peer, memory_order_acquire) == id)
 		return nshm__err(-NSHM_EPEERDEAD, "ring '%s': the writer "
 				 "(pid %u) died", priv(r)->name,

@@ -93,6 +93,12 @@ struct ring_kind_ops {
 	/* Blocking calls: 1 ready, 0 not yet, < 0 error. */
 	int (*ready)(struct nshm_ring *r);
 	/*
+	 * Optional: the same, once more, after the waiter announced itself
+	 * and just before it parks, where a cheaper ready() may miss news
+	 * (MPMC producers: consumers then publish no cursor, read deq).
+	 */
+	int (*ready_exact)(struct nshm_ring *r);
+	/*
 	 * Blocking calls, after a slice no notify ended: stuck-slot
 	 * detection (SPSC), recovery of dead claimants' slots (MPMC).
 	 * 0 or < 0.
@@ -141,6 +147,7 @@ uint32_t nshm__ring_slot_stride(uint32_t size, uint32_t align, bool elem_seq);
 
 /* roles.c */
 bool nshm__ring_peer_id_valid(uint64_t id);
+int nshm__ring_holder_alive(struct nshm_ring *r, uint64_t id);
 int nshm__ring_claim(struct nshm_ring *r, int role);
 void nshm__ring_unclaim(struct nshm_ring *r, bool closed);
 int nshm__ring_peer_check(struct nshm_ring *r);

@@ -34,23 +34,49 @@ bool nshm__ring_peer_id_valid(uint64_t id)
 }
 
 /* 1 alive, 0 proven dead (or an id that names nobody), < 0 cannot tell. */
-static int holder_alive(struct nshm_ring *r, uint64_t id)
+int nshm__ring_holder_alive(struct nshm_ring *r, uint64_t id)
 {
 	if (!nshm__ring_peer_id_valid(id))
 		return 0;
 	return nshm_peer_alive(priv(r)->area, id);
 }
 
+/*
+ * A dead MPMC consumer's intent, dropped with its entry: the message its
+ * peek held is lost, so count it (if its claim was made: deq moved past
+ * it). acq_rel: against a producer's give-up CAS (mpmc.c: horizon()), so
+ * one of us counts it.
+ */
+static void drop_consumer_intent(struct nshm_ring *r,
+				 struct nshm_ring_role_entry *e)
+{
+	uint32_t n = atomic_exchange_explicit(&e->intent_n, 0,
+					      memory_order_acq_rel);
+	/* Relaxed: stored with intent_n (RING-M5). */
+	uint64_t in = atomic_load_explicit(&e->intent, memory_order_relaxed);
+	/* RING-M6: pairs with RING-M5, the claimant's CAS. */
+	uint64_t deq = atomic_load_explicit(&r->sh->cons.index,
+					    memory_order_acquire);
+
+	if (n != 0 && n <= r->mask + 1 && deq - in >= n && deq - in <= (1ull << 62))
+		/* Relaxed: a statistic. */
+		atomic_fetch_add_explicit(&r->sh->ctl.skipped, n,
+					  memory_order_relaxed);
+}
+
 /* The entry is ours now: record who we are, set it ACTIVE. */
-static void entry_taken(struct nshm_ring *r, uint32_t i)
+static void entry_taken(struct nshm_ring *r, uint32_t i, int role)
 {
 	struct nshm_ring_role_entry *e = &role_table(r)[i];
 
 	/*
-	 * Relaxed: a dead predecessor's intent (MPMC) is dropped here, so
-	 * the slots it claimed are covered by no live holder and the
-	 * waiters give them up (mpmc.c); only we write this entry now.
+	 * A dead predecessor's intent (MPMC) is dropped here. A producer's
+	 * slots are then covered by no live holder and the waiters give them
+	 * up (mpmc.c); a consumer's is counted now. Relaxed: only we write
+	 * this entry now.
 	 */
+	if (priv(r)->cfg.kind == NSHM_RING_MPMC && role == NSHM_RING_CONSUMER)
+		drop_consumer_intent(r, e);
 	atomic_store_explicit(&e->intent_n, 0, memory_order_relaxed);
 	atomic_store_explicit(&e->pid, (uint32_t)getpid(),
 			      memory_order_relaxed);
@@ -94,7 +120,7 @@ int nshm__ring_claim(struct nshm_ring *r, int role)
 
 				if (cur == 0)
 					continue; /* taken meanwhile? next */
-				alive = holder_alive(r, cur);
+				alive = nshm__ring_holder_alive(r, cur);
 				if (alive == 1) {
 					pid = atomic_load_explicit(
 						&t[i].pid,
@@ -120,7 +146,7 @@ int nshm__ring_claim(struct nshm_ring *r, int role)
 				    &t[i].peer, &cur, self,
 				    memory_order_acq_rel,
 				    memory_order_acquire)) {
-				entry_taken(r, i);
+				entry_taken(r, i, role);
 				return 0;
 			}
 		}
@@ -287,7 +313,7 @@ int nshm__ring_intent_live(struct nshm_ring *r, int role, uint64_t pos)
 			continue;
 		/* RING-A5, as in claims. */
 		id = atomic_load_explicit(&t[i].peer, memory_order_acquire);
-		if (id != 0 && holder_alive(r, id) != 0)
+		if (id != 0 && nshm__ring_holder_alive(r, id) != 0)
 			return 1; /* alive, or cannot tell: keep waiting */
 	}
 	return 0;
@@ -318,7 +344,7 @@ void nshm__ring_role_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
 
 		if (state == NSHM_ROLE_NEVER)
 			continue;
-		a = id != 0 && holder_alive(r, id) == 1;
+		a = id != 0 && nshm__ring_holder_alive(r, id) == 1;
 		if (a)
 			(*(prod ? &st->producers : &st->consumers))++;
 		if (*alive != 1)
@@ -368,7 +394,7 @@ int nshm_ring_roles(struct nshm_ring *r, struct nshm_ring_role_info *out,
 		o->role = i < c->max_producers ? NSHM_RING_PRODUCER
 					       : NSHM_RING_CONSUMER;
 		o->state = state;
-		o->alive = id == 0 ? 0 : holder_alive(r, id);
+		o->alive = id == 0 ? 0 : nshm__ring_holder_alive(r, id);
 		o->pid = atomic_load_explicit(&e->pid, memory_order_relaxed);
 		o->attaches = atomic_load_explicit(&e->attaches,
 						   memory_order_relaxed);

@@ -34,6 +34,8 @@ static int wait_before_park(void *arg)
 	int ret, ready;
 
 	nshm__ring_test_point(r, NSHM__RING_HOOK_WAIT_RECHECKED);
+	if (ops->ready_exact != NULL && (ready = ops->ready_exact(r)) != 0)
+		return ready;
 	ret = nshm__ring_peer_check(r);
 	if (ret == 0)
 		return 0;

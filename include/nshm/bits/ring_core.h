@@ -61,7 +61,7 @@ struct nshm_ring {
 	/* line 2: cold */
 	NSHM_ATOMIC(uint64_t) sink;	     /* wrong-role stores land here */
 	NSHM_ATOMIC(uint32_t) sink_ev;   /* always 0: no waiter */
-	uint32_t reserved;
+	uint32_t reserved;	     /* per kind: records prefetch, MPMC stale refreshes */
 	struct nshm_ring_role_entry *me;   /* our role-table entry (MPMC intents) */
 	/* library-private state follows (src/ring/core.c) */
 	void *priv;
@@ -140,12 +140,8 @@ static NSHM_ALWAYS_INLINE void nshm__ring_copy_in(const struct nshm_ring *r,
  */
 #define NSHM_RING_PREFETCH 256u
 
-/*
- * After publishing, wake the other side if (and only if) it sleeps: one
- * load of a word on our own index line (already in our cache), and a branch.
- */
-static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
-						 NSHM_ATOMIC(uint32_t) *ev)
+/* Between a store a waiter re-checks and the load of its event word. */
+static NSHM_ALWAYS_INLINE void nshm__ring_notify_fence(struct nshm_ring *r)
 {
 	/*
 	 * RING-E1: pairs with SYNC-E2 in the waiter (src/sync/wait.c): our
@@ -169,6 +165,16 @@ static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
 	} else {
 		atomic_signal_fence(memory_order_seq_cst);
 	}
+}
+
+/*
+ * After publishing, wake the other side if (and only if) it sleeps: one
+ * load of a word on our own index line (already in our cache), and a branch.
+ */
+static NSHM_ALWAYS_INLINE void nshm__ring_notify(struct nshm_ring *r,
+						 NSHM_ATOMIC(uint32_t) *ev)
+{
+	nshm__ring_notify_fence(r);
 	/* Relaxed: ordered by RING-E1; the slow path re-reads with a CAS. */
 	if (nshm_unlikely(atomic_load_explicit(ev, memory_order_relaxed) &
 			  NSHM_EVENT_WAITERS))

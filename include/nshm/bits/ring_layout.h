@@ -141,7 +141,8 @@ struct nshm_ring_ctl {
 
 /*
  * One role-table entry, 64 bytes: its holder writes it (intent on every
- * MPMC operation, the rest at attach/close); others read it to tell a live
+ * MPMC claim that spans time, cursor every few takes, the rest at
+ * attach/close); others read it to tell a live
  * holder from a dead one (roles.c). Shared memory: every value is checked
  * before it is believed.
  */
@@ -162,8 +163,10 @@ struct nshm_ring_role_entry {
 	NSHM_ATOMIC(uint64_t) retries;	/* 32: MPMC claim CASes lost */
 	NSHM_ATOMIC(uint64_t) recovered; /* 40: dead claimants' slots it gave up */
 	/*
-	 * BROADCAST, back-pressured readers (bits/ring_bcast.h): the next
-	 * index this reader will read (the writer may overwrite below it),
+	 * MPMC consumers (bits/ring_mpmc.h): an index every index below
+	 * which was taken (stored every few takes; producers read it to
+	 * refill). BROADCAST, back-pressured readers (bits/ring_bcast.h): the
+	 * next index this reader will read (the writer may overwrite below it),
 	 * its registration token (0: not registered; bit 31: evicted), and
 	 * the tag a restarted reader names to resume from its cursor.
 	 */

@@ -7,34 +7,51 @@
  * <nshm/mpmc.h>).
  *
  * The MPMC data plane, inline. Each slot ends with a 64-bit sequence word
- * (the trailing-seq slot of bits/ring_layout.h); for the slot of index pos
- * it holds
+ * (the trailing-seq slot of bits/ring_layout.h) that only producers write;
+ * for the slot of index pos it holds
  *
- *	pos                    free: a producer may claim it for this lap
- *	pos + 1                full: published, a consumer may claim it
+ *	pos + 1                published: a consumer may take it
  *	(pos + 1) ^ TOMB       given up: its producer died before publishing
- *	pos + capacity         released: free for the next lap (= the first
- *	                       value of index pos + capacity)
+ *	pos + 1 - capacity     not yet: the previous lap's value (or its
+ *	(or its tomb)          tomb); each slot starts at index + 1 - capacity
  *
  * Producers claim at enq (sh->prod.index), consumers at deq
- * (sh->cons.index), each with one CAS when the slot's seq says it is theirs
- * (Vyukov). Before the CAS the claimant stores what it claims in its own
- * role-table entry (intent, intent_n); after publishing (releasing) it
- * clears it with a release store. A waiter stuck behind a claimed slot
- * (src/ring/mpmc.c) gives the slot up only when no live holder's intent
- * covers it: a live claimant always has its claimed slots covered.
+ * (sh->cons.index), each with one CAS. Consumers never write a slot: a
+ * producer may fill index pos once every index below pos + 1 - capacity
+ * was taken by a consumer that is done reading it, which it learns from
+ * its cached "horizon" (r->phead) and refreshes out of line
+ * (nshm__mpmc_room()) about once a lap: the highest index a consumer
+ * published in its own role entry (cursor, stored every
+ * NSHM__MPMC_SEEN_BATCH takes, when it finds the ring empty, and whenever
+ * a producer waits), lowered to the first index a consumer still reads in
+ * place (its intent). So a slot line only ever travels producer -> consumer,
+ * as in SPSC, and the producer polls no line a consumer writes per message.
+ *
+ * Copying pops copy first and claim after (optimistic): the copy is good
+ * if the CAS of deq from pos succeeds, because no producer refills index
+ * pos before a consumer took it. A dead copying consumer therefore holds
+ * nothing. In-place peeks record what they are about to claim in their
+ * own entry (intent, intent_n) before the CAS and clear it when released;
+ * so do producers, for every claim. A waiter stuck behind a claimed slot
+ * (src/ring/mpmc.c) gives it up only when no live holder's intent covers
+ * it.
  *
  * Memory-order pairs (doc/ring.md):
  *   RING-M1/M2  producer stores the slot's seq = pos + 1 (release) after the
  *               payload -> consumer loads the seq (acquire) before reading.
- *   RING-M3/M4  consumer stores seq = pos + capacity (release) after its
- *               reads -> producer loads the seq (acquire) before writing.
+ *   RING-M3/M4  consumer's CAS of deq (acq_rel) after its copy, and its
+ *               release of a peek (intent cleared, release) after its reads
+ *               -> the producer's acquire loads of deq / cursor / intents
+ *               before it refills those slots.
  *   RING-M5/M6  claimant's intent stores, then its CAS on enq/deq (release)
  *               -> a recoverer's acquire load of enq/deq, then of the
  *               intents: it sees the intent of whoever claimed below enq.
  *   RING-M7/M8  claimant clears its intent (release) after publishing ->
  *               a recoverer loads it (acquire): seeing it clear, it sees
  *               the publication, and its give-up CAS on the seq fails.
+ *   RING-M9/M10 consumer stores its cursor (release) after acquiring deq
+ *               (so after the claims below it, and their intents) -> the
+ *               producer loads cursors (acquire), then intents.
  *   RING-E1     as in SPSC: notify after publishing (bits/ring_core.h).
  */
 #if !defined(NSHM_INSIDE_RING_H)
@@ -54,9 +71,23 @@
 extern "C" {
 #endif
 
+/*
+ * A consumer publishes its cursor at least every this many takes (fewer on
+ * small rings: capacity / 4): the producer's view lags by less than that
+ * while the consumer is busy, and not at all once it finds the ring empty
+ * or a producer waits.
+ */
+#define NSHM__MPMC_SEEN_BATCH 16u
+
 /* Out of line (src/ring/mpmc.c): a seq or index no legal value explains. */
 NSHM_API uint32_t nshm__mpmc_corrupt(struct nshm_ring *r, uint64_t pos,
 				     uint64_t seq);
+/*
+ * Out of line (src/ring/mpmc.c), the producer's slow path: refresh the
+ * horizon r->phead for index @p pos. @return the free slots at pos (0:
+ * full; UINT32_MAX: pos is behind, reload enq), error in nshm_ring_error().
+ */
+NSHM_API uint32_t nshm__mpmc_room(struct nshm_ring *r, uint64_t pos);
 
 /*
  * Record what we are about to claim: @p n slots from index @p pos (n == 0
@@ -72,8 +103,9 @@ static NSHM_ALWAYS_INLINE void nshm__mpmc_intend(struct nshm_ring *r,
 }
 
 /*
- * Done with what we claimed. RING-M7: pairs with RING-M8 in roles.c: our
- * seq stores (publish/release) are visible to whoever sees this clear.
+ * Done with what we claimed. RING-M7 (and RING-M3 for a consumer): pairs
+ * with RING-M8 in roles.c and the producers' horizon: our seq stores
+ * (publish) or reads (release) come before this clear.
  */
 static NSHM_ALWAYS_INLINE void nshm__mpmc_done(struct nshm_ring *r)
 {
@@ -97,77 +129,240 @@ static NSHM_ALWAYS_INLINE void nshm__mpmc_retry(struct nshm_ring *r)
 /*
  * Producer: claim up to @p n (>= 1) free slots at enq, at least @p need
  * of them (need == n: all or nothing). @return how many (the first is
- * r->ppos), 0 when full or on error (nshm_ring_error()).
+ * r->ppos), 0 when full or on error (nshm_ring_error()). Reads no line a
+ * consumer writes unless the cached horizon is used up.
  */
 static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_claim_prod(struct nshm_ring *r,
 							 uint32_t n,
 							 uint32_t need)
 {
-	uint64_t pos, seq;
+	uint64_t pos;
 	uint32_t k;
 
 	if (nshm_unlikely(r->pcap == 0))
 		return nshm__ring_misuse(r, 1 /* NSHM_RING_PRODUCER */);
 	if (n > r->pcap)
 		n = r->pcap;
-	/* Relaxed: a hint; the seq word (acquire) decides. */
+	if (need > n)
+		need = n;
+	/* Relaxed: a hint; the CAS decides. */
 	pos = atomic_load_explicit(r->tail_p, memory_order_relaxed);
 	for (;;) {
-		/* RING-M4: pairs with RING-M3, the consumer's release. */
-		seq = atomic_load_explicit(nshm__ring_seq(r, pos),
-					   memory_order_acquire);
-		if (nshm_likely(seq == pos)) {
-			/* Free; how many after it are too? */
-			for (k = 1; k < n; k++)
-				/* RING-M4, as above. */
-				if (atomic_load_explicit(
-					    nshm__ring_seq(r, pos + k),
-					    memory_order_acquire) != pos + k)
-					break;
-			if (k < need) {
+		/* Free at pos: pcap - (pos - phead); pos may be past it. */
+		uint64_t used = pos - r->phead;
+
+		if (nshm_unlikely(used > (uint64_t)(r->pcap - need))) {
+			uint32_t room = nshm__mpmc_room(r, pos);
+
+			if (room == UINT32_MAX) {
+				/* Relaxed: as above. */
+				uint64_t now = atomic_load_explicit(
+					r->tail_p, memory_order_relaxed);
+
+				if (now == pos) /* enq behind what was taken */
+					return nshm__mpmc_corrupt(r, pos, now);
+				pos = now;
+				continue;
+			}
+			if (room < need) {
 				nshm__mpmc_forget(r);
 				return 0;
 			}
-			nshm__mpmc_intend(r, pos, k);
+			used = pos - r->phead;
+		}
+		k = r->pcap - (uint32_t)used;
+		if (k > n)
+			k = n;
+		nshm__mpmc_intend(r, pos, k);
+		/*
+		 * RING-M5: release orders our intent before the claim for a
+		 * recoverer; on failure @pos is the new enq.
+		 */
+		if (nshm_likely(atomic_compare_exchange_weak_explicit(
+			    r->tail_p, &pos, pos + k, memory_order_release,
+			    memory_order_relaxed))) {
+			r->ppos = pos;
+			r->claimed = k;
+			return k;
+		}
+		nshm__mpmc_retry(r);
+	}
+}
+
+/* Is the seq @p seq of index @p pos "published" (or given up)? */
+static NSHM_ALWAYS_INLINE bool nshm__mpmc_full(uint64_t pos, uint64_t seq)
+{
+	return seq == pos + 1 || seq == ((pos + 1) ^ NSHM_RING_TOMB);
+}
+
+/* ... or "not yet" (the previous lap's value, or its tomb)? */
+static NSHM_ALWAYS_INLINE bool nshm__mpmc_not_yet(const struct nshm_ring *r,
+						  uint64_t pos, uint64_t seq)
+{
+	uint64_t prev = pos + 1 - r->ccap;
+
+	return seq == prev || seq == (prev ^ NSHM_RING_TOMB);
+}
+
+/*
+ * Consumer: after taking up to @p end, publish our cursor when the batch is
+ * due or a producer waits (then wake it), as the producers' horizon needs.
+ */
+static NSHM_ALWAYS_INLINE void nshm__mpmc_seen(struct nshm_ring *r,
+					       uint64_t end)
+{
+	bool waiters;
+
+	/* RING-E1: our deq CAS or intent clear before the event load. */
+	nshm__ring_notify_fence(r);
+	/* Relaxed: ordered by RING-E1; the slow path re-reads with a CAS. */
+	waiters = (atomic_load_explicit(r->space_ev, memory_order_relaxed) &
+		   NSHM_EVENT_WAITERS) != 0;
+	if (nshm_likely(end - r->cready > (UINT64_C(1) << 63)) && !waiters)
+		return; /* end < cready: not due */
+	/* RING-M9: pairs with RING-M10 in the producers' horizon. */
+	atomic_store_explicit(&r->me->cursor, end, memory_order_release);
+	r->cready = end + (r->ccap >= 4 * NSHM__MPMC_SEEN_BATCH
+				   ? NSHM__MPMC_SEEN_BATCH
+				   : (r->ccap + 3) / 4);
+	if (waiters)
+		nshm__ring_wake(r, r->space_ev);
+}
+
+/*
+ * Consumer, the ring found empty at @p pos: publish pos (every index below
+ * it is taken) unless we did, and fetch the slot's payload lines meanwhile
+ * so that when its seq arrives the payload is on its way too (as SPSC).
+ */
+static NSHM_ALWAYS_INLINE void nshm__mpmc_empty(struct nshm_ring *r,
+						uint64_t pos)
+{
+	const unsigned char *slot = nshm__ring_slot(r, pos);
+
+	/* Relaxed: our own word. */
+	if (atomic_load_explicit(&r->me->cursor, memory_order_relaxed) != pos) {
+		/* RING-M9; pos came from an acquire load of deq. */
+		atomic_store_explicit(&r->me->cursor, pos,
+				      memory_order_release);
+	}
+	for (uint32_t o = 0; o < r->esize && o < NSHM_RING_PREFETCH; o += 64)
+		__builtin_prefetch(slot + o, 0 /* read */, 3);
+}
+
+/*
+ * A copy out of a slot that a producer may be refilling when another
+ * consumer won it: the CAS after it tells, and the bytes are then dropped.
+ * Not a race TSan should report (a seqlock-style read).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define NSHM__MPMC_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NSHM__MPMC_TSAN 1
+#endif
+#endif
+#ifdef NSHM__MPMC_TSAN
+__attribute__((no_sanitize("thread"))) static inline void
+nshm__mpmc_copy_out(void *dst, const void *src, size_t n)
+{
+	volatile const unsigned char *s = (volatile const unsigned char *)src;
+	unsigned char *d = (unsigned char *)dst;
+
+	for (size_t i = 0; i < n; i++)
+		d[i] = s[i];
+}
+#else
+static NSHM_ALWAYS_INLINE void nshm__mpmc_copy_out(void *dst, const void *src,
+						   size_t n)
+{
+	memcpy(dst, src, n);
+}
+#endif
+
+/*
+ * Consumer, copying: copy up to @p n messages at deq into @p dst (slots
+ * given up for a dead producer are skipped), then take them with one CAS.
+ * @p esize is r->esize (a constant in the typed forms: inline moves).
+ * @return how many were copied (0: empty, or on error). If it returns 0
+ * after a lost race, @p dst may hold bytes of a message another consumer
+ * took.
+ */
+static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_take(struct nshm_ring *r,
+						   unsigned char *dst,
+						   uint32_t n, size_t esize)
+{
+	uint64_t pos, seq;
+
+	if (nshm_unlikely(r->ccap == 0))
+		return nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
+	if (n > r->ccap)
+		n = r->ccap;
+	/* RING-M6/M9: acquire, so a cursor we publish covers the claims
+	 * (and intents) below deq. */
+	pos = atomic_load_explicit(r->head_p, memory_order_acquire);
+	for (;;) {
+		/* RING-M2: pairs with RING-M1, the producer's publish. */
+		seq = atomic_load_explicit(nshm__ring_seq(r, pos),
+					   memory_order_acquire);
+		if (nshm_likely(nshm__mpmc_full(pos, seq))) {
+			uint32_t k = 1, got = 0;
+
+			if (nshm_likely(seq == pos + 1))
+				nshm__mpmc_copy_out(dst, nshm__ring_slot(r, pos),
+						    esize), got = 1;
+			for (; k < n; k++) {
+				/* RING-M2, as above. */
+				uint64_t s = atomic_load_explicit(
+					nshm__ring_seq(r, pos + k),
+					memory_order_acquire);
+
+				if (s == pos + k + 1)
+					nshm__mpmc_copy_out(
+						dst + (size_t)got * esize,
+						nshm__ring_slot(r, pos + k),
+						esize), got++;
+				else if (s != ((pos + k + 1) ^ NSHM_RING_TOMB))
+					break;
+			}
 			/*
-			 * RING-M5: release orders our intent before the claim
-			 * for a recoverer; on failure @pos is the new enq.
+			 * RING-M3 (release: our copy before the producers'
+			 * refill) and RING-M6 (acquire: earlier claimants'
+			 * intents, for the cursor we publish).
 			 */
 			if (nshm_likely(atomic_compare_exchange_weak_explicit(
-				    r->tail_p, &pos, pos + k,
-				    memory_order_release,
-				    memory_order_relaxed))) {
-				r->ppos = pos;
-				r->claimed = k;
-				return k;
+				    r->head_p, &pos, pos + k,
+				    memory_order_acq_rel,
+				    memory_order_acquire))) {
+				pos += k;
+				nshm__mpmc_seen(r, pos);
+				if (nshm_likely(got != 0))
+					return got;
+				continue; /* all given up: on to the next */
 			}
 			nshm__mpmc_retry(r);
 			continue;
 		}
-		if (pos - seq <= r->pcap ||
-		    seq == ((pos - r->pcap + 1) ^ NSHM_RING_TOMB)) {
-			/* The previous lap is not released yet: full. */
-			nshm__mpmc_forget(r);
+		if (nshm_likely(nshm__mpmc_not_yet(r, pos, seq))) {
+			nshm__mpmc_empty(r, pos);
 			return 0;
 		} else {
-			/* Others claimed past it, or a value no lap explains. */
+			/* Others took past it, or a value no lap explains. */
 			uint64_t now = atomic_load_explicit(
-				r->tail_p, memory_order_relaxed);
+				r->head_p, memory_order_acquire);
 
 			if (now != pos) {
-				pos = now; /* our enq was stale */
+				pos = now; /* our deq was stale */
 				continue;
 			}
 		}
-		nshm__mpmc_forget(r);
 		return nshm__mpmc_corrupt(r, pos, seq);
 	}
 }
 
 /*
- * Consumer: claim up to @p n (>= 1) filled slots at deq (a slot given up
- * for a dead producer counts: it is skipped after the claim). @return how
- * many (the first is r->cpos), 0 when empty or on error.
+ * Consumer, in place: claim up to @p n published slots at deq, stopping
+ * before a given-up one (a given-up first slot is claimed alone). @return
+ * how many (the first is r->cpos), 0 when empty or on error.
  */
 static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_claim_cons(struct nshm_ring *r,
 							 uint32_t n)
@@ -179,30 +374,26 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_claim_cons(struct nshm_ring *r,
 		return nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
 	if (n > r->ccap)
 		n = r->ccap;
-	/* Relaxed: a hint; the seq word (acquire) decides. */
-	pos = atomic_load_explicit(r->head_p, memory_order_relaxed);
+	/* RING-M6/M9: as in nshm__mpmc_take(). */
+	pos = atomic_load_explicit(r->head_p, memory_order_acquire);
 	for (;;) {
 		/* RING-M2: pairs with RING-M1, the producer's publish. */
 		seq = atomic_load_explicit(nshm__ring_seq(r, pos),
 					   memory_order_acquire);
-		if (nshm_likely(seq == pos + 1 ||
-				seq == ((pos + 1) ^ NSHM_RING_TOMB))) {
-			for (k = 1; k < n; k++) {
+		if (nshm_likely(nshm__mpmc_full(pos, seq))) {
+			for (k = 1; k < n && seq == pos + 1; k++)
 				/* RING-M2, as above. */
-				uint64_t s = atomic_load_explicit(
-					nshm__ring_seq(r, pos + k),
-					memory_order_acquire);
-
-				if (s != pos + k + 1 &&
-				    s != ((pos + k + 1) ^ NSHM_RING_TOMB))
+				if (atomic_load_explicit(
+					    nshm__ring_seq(r, pos + k),
+					    memory_order_acquire) !=
+				    pos + k + 1)
 					break;
-			}
 			nshm__mpmc_intend(r, pos, k);
-			/* RING-M5: as for producers. */
+			/* RING-M5 (release), RING-M6 (acquire): as above. */
 			if (nshm_likely(atomic_compare_exchange_weak_explicit(
 				    r->head_p, &pos, pos + k,
-				    memory_order_release,
-				    memory_order_relaxed))) {
+				    memory_order_acq_rel,
+				    memory_order_acquire))) {
 				r->cpos = pos;
 				r->claimed = k;
 				return k;
@@ -210,15 +401,14 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_claim_cons(struct nshm_ring *r,
 			nshm__mpmc_retry(r);
 			continue;
 		}
-		if (pos + 1 - seq <= r->ccap ||
-		    seq == ((pos + 1 - r->ccap) ^ NSHM_RING_TOMB)) {
-			/* Not published yet (or the last lap still held). */
+		if (nshm_likely(nshm__mpmc_not_yet(r, pos, seq))) {
 			nshm__mpmc_forget(r);
+			nshm__mpmc_empty(r, pos);
 			return 0;
 		} else {
 			/* Others claimed past it, or a value no lap explains. */
 			uint64_t now = atomic_load_explicit(
-				r->head_p, memory_order_relaxed);
+				r->head_p, memory_order_acquire);
 
 			if (now != pos) {
 				pos = now; /* our deq was stale */
@@ -273,7 +463,8 @@ static inline uint32_t nshm_mpmc_reserve_n_all(struct nshm_ring *r,
 					       uint32_t n,
 					       struct nshm_ring_span *sp)
 {
-	uint32_t k = n == 0 ? 0 : nshm__mpmc_claim_prod(r, n, n);
+	uint32_t k = n == 0 || n > r->pcap ? 0
+					   : nshm__mpmc_claim_prod(r, n, n);
 
 	nshm__ring_span(r, r->ppos, k, sp);
 	return k;
@@ -335,7 +526,8 @@ static inline uint32_t nshm_mpmc_push_n(struct nshm_ring *r, const void *elems,
 static inline uint32_t nshm_mpmc_push_n_all(struct nshm_ring *r,
 					    const void *elems, uint32_t n)
 {
-	uint32_t k = n == 0 ? 0 : nshm__mpmc_claim_prod(r, n, n);
+	uint32_t k = n == 0 || n > r->pcap ? 0
+					   : nshm__mpmc_claim_prod(r, n, n);
 
 	if (k != 0) {
 		nshm__mpmc_copy_in(r, elems, k);
@@ -346,22 +538,24 @@ static inline uint32_t nshm_mpmc_push_n_all(struct nshm_ring *r,
 
 /* ---- consumer --------------------------------------------------------- */
 
-/** Consumer: hand back every slot of the last peek (one seq store each). */
+/**
+ * Consumer: hand back every slot of the last peek: producers may refill
+ * them (one release store on our own entry; no slot is written).
+ */
 static NSHM_ALWAYS_INLINE void nshm_mpmc_release(struct nshm_ring *r)
 {
-	uint64_t pos = r->cpos, end = pos + r->claimed;
+	uint64_t end;
 
 	if (nshm_unlikely(r->ccap == 0)) {
 		nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
 		return;
 	}
-	for (; pos != end; pos++)
-		/* RING-M3: pairs with RING-M4: our reads first. */
-		atomic_store_explicit(nshm__ring_seq(r, pos), pos + r->ccap,
-				      memory_order_release);
+	if (r->claimed == 0)
+		return;
+	end = r->cpos + r->claimed;
 	r->claimed = 0;
-	nshm__mpmc_done(r);
-	nshm__ring_notify(r, r->space_ev);
+	nshm__mpmc_done(r); /* RING-M3: our reads before the clear */
+	nshm__mpmc_seen(r, end);
 }
 
 /**
@@ -390,67 +584,30 @@ static inline uint32_t nshm_mpmc_peek_n(struct nshm_ring *r, uint32_t n,
 	uint32_t k = 0;
 
 	while (n != 0 && (k = nshm__mpmc_claim_cons(r, n)) != 0) {
-		uint32_t good = 0;
-
-		while (good < k && !nshm__mpmc_is_tomb(r, r->cpos + good))
-			good++;
-		if (good == k)
+		if (nshm_likely(!nshm__mpmc_is_tomb(r, r->cpos)))
 			break;
-		if (good != 0) {
-			/* Keep the messages before the first given-up slot:
-			 * hand back the rest now (each is released in turn
-			 * as it is skipped). */
-			uint64_t pos = r->cpos + good;
-
-			for (; pos != r->cpos + k; pos++)
-				/* RING-M3: nothing was read from these. */
-				atomic_store_explicit(nshm__ring_seq(r, pos),
-						      pos + r->ccap,
-						      memory_order_release);
-			r->claimed = k = good;
-			break;
-		}
-		/* The first is given up: skip it alone, try again. */
-		r->claimed = 1;
-		nshm_mpmc_release(r);
+		nshm_mpmc_release(r); /* a given-up slot, claimed alone */
 		k = 0;
 	}
 	nshm__ring_span(r, r->cpos, k, sp);
 	return k;
 }
 
-/** Consumer: copy the oldest message out. @return false when empty. */
+/**
+ * Consumer: copy the oldest message out. @return false when empty (then
+ * *elem is unspecified: the copy comes before the claim).
+ */
 static inline bool nshm_mpmc_pop(struct nshm_ring *r, void *elem)
 {
-	const void *slot = nshm_mpmc_peek(r);
-
-	if (slot == NULL)
-		return false;
-	memcpy(elem, slot, r->esize);
-	nshm_mpmc_release(r);
-	return true;
+	return nshm__mpmc_take(r, (unsigned char *)elem, 1, r->esize) != 0;
 }
 
 /** Consumer: copy out up to @p n messages. @return how many (0: empty). */
 static inline uint32_t nshm_mpmc_pop_n(struct nshm_ring *r, void *elems,
 				       uint32_t n)
 {
-	unsigned char *dst = (unsigned char *)elems;
-	uint32_t k, got = 0;
-
-	while (n != 0 && (k = nshm__mpmc_claim_cons(r, n)) != 0) {
-		for (uint32_t i = 0; i < k; i++) {
-			if (nshm__mpmc_is_tomb(r, r->cpos + i))
-				continue;
-			memcpy(dst, nshm__ring_slot(r, r->cpos + i), r->esize);
-			dst += r->esize;
-			got++;
-		}
-		nshm_mpmc_release(r);
-		if (got != 0)
-			break;
-	}
-	return got;
+	return n == 0 ? 0
+		      : nshm__mpmc_take(r, (unsigned char *)elems, n, r->esize);
 }
 
 /* ---- blocking forms --------------------------------------------------- */
