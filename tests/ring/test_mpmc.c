@@ -24,6 +24,9 @@
  *    seeded for that lap, a dead producer's tomb right at 2^64 - 1.
  */
 #include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ring_test.h"
 
@@ -905,6 +908,154 @@ static void test_wrap_live_claim(void **state)
 	assert_int_equal(nshm_ring_close(o), 0);
 }
 
+/*
+ * Consumers publish their cursor only every few takes (and when they find
+ * the ring empty): one that stops between two batches must not keep its
+ * taken slots from the producers. A full ring is checked against deq now
+ * and then by the non-blocking push, and before every park by push_wait.
+ */
+static void test_cursor_lag(void **state)
+{
+	const char *n = t_name("lag");
+	struct nshm_ring *p = NULL, *c = NULL;
+	struct timespec dl;
+	struct pm m;
+	int tries = 0;
+
+	(void)state;
+	assert_int_equal(mk(n, 64, 1, 1, NSHM_RING_PRODUCER, &p), 0);
+	assert_int_equal(at(n, NSHM_RING_CONSUMER, &c), 0);
+	for (uint64_t i = 0; i < 64; i++) {
+		pm_fill(&m, i);
+		assert_true(nshm_mpmc_push(p, &m));
+	}
+	assert_false(nshm_mpmc_push(p, &m));
+	/* Five takes: the first publishes the cursor, the next four not. */
+	for (uint64_t i = 0; i < 5; i++) {
+		assert_true(nshm_mpmc_pop(c, &m));
+		assert_int_equal(pm_check(&m, i), 0);
+	}
+	/* The non-blocking push finds all five within 64 tries per slot. */
+	for (uint64_t i = 64; i < 67; i++) {
+		pm_fill(&m, i);
+		while (!nshm_mpmc_push(p, &m)) {
+			assert_int_equal(nshm_ring_error(p), 0);
+			assert_true(++tries < 64 * 3);
+		}
+	}
+	/* push_wait: no timeout, it reads deq before it would park. */
+	for (uint64_t i = 67; i < 69; i++) {
+		pm_fill(&m, i);
+		assert_int_equal(nshm_mpmc_push_wait(p, &m, t_in_ms(&dl, 2000)),
+				 0);
+	}
+	assert_false(nshm_mpmc_push(p, &m));
+	for (uint64_t i = 5; i < 69; i++) {
+		assert_true(nshm_mpmc_pop(c, &m));
+		assert_int_equal(pm_check(&m, i), 0);
+	}
+	assert_false(nshm_mpmc_pop(c, &m));
+	assert_int_equal(nshm_ring_close(c), 0);
+	assert_int_equal(nshm_ring_close(p), 0);
+}
+
+/*
+ * A copying pop holds nothing while it copies (it claims after): a
+ * consumer SIGSTOPped at random points of a pop loop never stalls the
+ * producer or the other consumer, and nothing is lost or duplicated.
+ */
+#define POPSTOP_MSGS 20000u
+
+static void test_pop_stopped_anywhere(void **state)
+{
+	const char *n = t_name("popstop");
+	struct nshm_ring *o = NULL, *p = NULL, *c = NULL;
+	_Atomic(uint64_t) *got; /* [0]: count; [1 + tag]: deliveries */
+	struct nshm_ring_stats st;
+	struct timespec dl;
+	uint64_t mine = 0, dups = 0, lost = 0;
+	size_t len = (POPSTOP_MSGS + 1) * sizeof(*got);
+	struct pm m;
+	pid_t pid;
+
+	(void)state;
+	got = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	assert_true(got != MAP_FAILED);
+	assert_int_equal(mk(n, 16, 1, 2, NSHM_RING_OBSERVER, &o), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct nshm_ring *b;
+
+		if (at(n, NSHM_RING_CONSUMER, &b) != 0)
+			_exit(1);
+		for (;;) {
+			if (nshm_mpmc_pop(b, &m)) {
+				if (pm_check(&m, m.tag) != 0 ||
+				    m.tag >= POPSTOP_MSGS)
+					_exit(2);
+				atomic_fetch_add(&got[1 + m.tag], 1);
+				atomic_fetch_add(&got[0], 1);
+			} else if (nshm_ring_error(b) != 0) {
+				_exit(3);
+			}
+		}
+	}
+	assert_int_equal(at(n, NSHM_RING_PRODUCER, &p), 0);
+	assert_int_equal(at(n, NSHM_RING_CONSUMER, &c), 0);
+	for (uint64_t i = 0; i < POPSTOP_MSGS; i++) {
+		if (i % 500 == 250)
+			kill(pid, SIGSTOP); /* anywhere in its loop */
+		if (i % 500 == 499)
+			kill(pid, SIGCONT);
+		pm_fill(&m, i);
+		/*
+		 * It drains while it runs; while it is stopped we do, one per
+		 * push: it holds no slot, so the ring never stays full (a held
+		 * slot would stop us a lap later, whatever we drain).
+		 */
+		assert_int_equal(nshm_mpmc_push_wait(p, &m, t_in_ms(&dl, 5000)),
+				 0);
+		if (i % 500 >= 250 && nshm_mpmc_pop(c, &m)) {
+			assert_int_equal(pm_check(&m, m.tag), 0);
+			assert_true(m.tag < POPSTOP_MSGS);
+			atomic_fetch_add(&got[1 + m.tag], 1);
+			mine++;
+		}
+	}
+	kill(pid, SIGCONT);
+	while (nshm_mpmc_pop(c, &m)) {
+		atomic_fetch_add(&got[1 + m.tag], 1);
+		mine++;
+	}
+	/* What it took it records: wait for the sum, then stop it. */
+	for (int w = 0; w < 5000 && atomic_load(&got[0]) + mine <
+					    POPSTOP_MSGS; w++)
+		usleep(1000);
+	kill(pid, SIGKILL);
+	assert_true(WIFSIGNALED(t_wait(pid, 5000)));
+	for (uint64_t i = 0; i < POPSTOP_MSGS; i++) {
+		uint64_t k = atomic_load(&got[1 + i]);
+
+		dups += k > 1 ? k - 1 : 0;
+		lost += k == 0;
+	}
+	printf("# popped by the stopped one %llu, by us %llu, lost %llu, "
+	       "duplicates %llu\n",
+	       (unsigned long long)atomic_load(&got[0]),
+	       (unsigned long long)mine, (unsigned long long)lost,
+	       (unsigned long long)dups);
+	assert_int_equal(dups, 0);
+	assert_int_equal(lost, 0);
+	assert_int_equal(nshm_ring_stats(o, &st), 0);
+	assert_int_equal(st.skipped, 0);
+	assert_int_equal(nshm_ring_close(c), 0);
+	assert_int_equal(nshm_ring_close(p), 0);
+	assert_int_equal(nshm_ring_close(o), 0);
+	munmap((void *)got, len);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -920,6 +1071,8 @@ int main(void)
 		cmocka_unit_test(test_wrap_2_64),
 		cmocka_unit_test(test_wrap_tomb),
 		cmocka_unit_test(test_wrap_live_claim),
+		cmocka_unit_test(test_cursor_lag),
+		cmocka_unit_test(test_pop_stopped_anywhere),
 	};
 
 	setvbuf(stdout, NULL, _IONBF, 0);
