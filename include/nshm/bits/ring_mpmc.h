@@ -250,6 +250,32 @@ static NSHM_ALWAYS_INLINE void nshm__mpmc_empty(struct nshm_ring *r,
 }
 
 /*
+ * Consumer: the seq @p seq at index *@p pos is neither published nor given
+ * up. @return true when the call ends there: the ring is empty at pos (our
+ * cursor published, the payload prefetched) or no lap explains the value
+ * (nshm_ring_error() set); false when deq had moved on (*pos reloaded).
+ */
+static NSHM_ALWAYS_INLINE bool nshm__mpmc_cons_miss(struct nshm_ring *r,
+						    uint64_t *pos,
+						    uint64_t seq)
+{
+	uint64_t now;
+
+	if (nshm_likely(nshm__mpmc_not_yet(r, *pos, seq))) {
+		nshm__mpmc_empty(r, *pos);
+		return true;
+	}
+	/* RING-M6, as in the claims: others took past it, or corruption. */
+	now = atomic_load_explicit(r->head_p, memory_order_acquire);
+	if (now != *pos) {
+		*pos = now; /* our deq was stale */
+		return false;
+	}
+	nshm__mpmc_corrupt(r, *pos, seq);
+	return true;
+}
+
+/*
  * A copy out of a slot that a producer may be refilling when another
  * consumer won it: the CAS after it tells, and the bytes are then dropped.
  * Not a race TSan should report (a seqlock-style read).
@@ -342,20 +368,8 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_take(struct nshm_ring *r,
 			nshm__mpmc_retry(r);
 			continue;
 		}
-		if (nshm_likely(nshm__mpmc_not_yet(r, pos, seq))) {
-			nshm__mpmc_empty(r, pos);
+		if (nshm__mpmc_cons_miss(r, &pos, seq))
 			return 0;
-		} else {
-			/* Others took past it, or a value no lap explains. */
-			uint64_t now = atomic_load_explicit(
-				r->head_p, memory_order_acquire);
-
-			if (now != pos) {
-				pos = now; /* our deq was stale */
-				continue;
-			}
-		}
-		return nshm__mpmc_corrupt(r, pos, seq);
 	}
 }
 
@@ -401,22 +415,10 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_claim_cons(struct nshm_ring *r,
 			nshm__mpmc_retry(r);
 			continue;
 		}
-		if (nshm_likely(nshm__mpmc_not_yet(r, pos, seq))) {
+		if (nshm__mpmc_cons_miss(r, &pos, seq)) {
 			nshm__mpmc_forget(r);
-			nshm__mpmc_empty(r, pos);
 			return 0;
-		} else {
-			/* Others claimed past it, or a value no lap explains. */
-			uint64_t now = atomic_load_explicit(
-				r->head_p, memory_order_acquire);
-
-			if (now != pos) {
-				pos = now; /* our deq was stale */
-				continue;
-			}
 		}
-		nshm__mpmc_forget(r);
-		return nshm__mpmc_corrupt(r, pos, seq);
 	}
 }
 
