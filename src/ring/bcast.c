@@ -281,9 +281,14 @@ static int evict(struct nshm_ring *r)
 
 /* ---- ops: roles ------------------------------------------------------------ */
 
+/*
+ * The oldest message still readable at tail @p t: the slot of index t
+ * (which held t - cap) is usually marked busy already by the last commit
+ * (bits/ring_bcast.h), so t - cap + 1 once a lap has been written.
+ */
 static uint64_t oldest(uint64_t t, uint32_t cap)
 {
-	return t > cap ? t - cap : 0;
+	return t >= cap ? t - cap + 1 : 0;
 }
 
 static int writer_take(struct nshm_ring *r)
@@ -307,6 +312,7 @@ static int writer_take(struct nshm_ring *r)
 	/* RING-B5: as a commit stores it. */
 	atomic_store_explicit(&sh->prod.index, t, memory_order_release);
 	r->ppos = t;
+	r->reserved = 0; /* slot t not marked busy by us (ring_bcast.h) */
 	r->phead = t - cap; /* the first reserve rescans */
 	r->pcap = cap;
 	r->tail_p = &sh->prod.index;

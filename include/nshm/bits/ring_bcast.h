@@ -118,12 +118,15 @@ static inline void *nshm_bcast_reserve(struct nshm_ring *r)
 	if (nshm_unlikely(n - r->phead >= r->pcap) && !nshm__bcast_room(r))
 		return NULL;
 	/*
-	 * RING-B1: pairs with RING-B2 in the readers: busy first (relaxed),
-	 * then a release fence orders it before every payload store, so a
-	 * reader whose copy saw new bytes sees the seq changed.
+	 * RING-B1: pairs with RING-B2 in the readers: busy first (relaxed;
+	 * usually stored already by the last commit, r->reserved), then a
+	 * release fence orders it before every payload store, so a reader
+	 * whose copy saw new bytes sees the seq changed.
 	 */
-	atomic_store_explicit(nshm__ring_seq(r, n), NSHM_BCAST_BUSY(n),
-			      memory_order_relaxed);
+	if (r->reserved == 0)
+		atomic_store_explicit(nshm__ring_seq(r, n), NSHM_BCAST_BUSY(n),
+				      memory_order_relaxed);
+	r->reserved = 0;
 	atomic_thread_fence(memory_order_release);
 	r->claimed = 1;
 	return nshm__ring_slot(r, n);
@@ -145,6 +148,19 @@ static inline void nshm_bcast_commit(struct nshm_ring *r)
 	/* RING-B5: pairs with RING-B6 in the readers' step. */
 	atomic_store_explicit(r->tail_p, n + 1, memory_order_release);
 	r->ppos = n + 1;
+	/*
+	 * Mark the next slot busy now, while no reader polls it, rather than
+	 * in the next reserve, when readers that caught up poll that very
+	 * line: one line transfer fewer per message on their critical path.
+	 * Only where there is room for it (back-pressured: no live reader
+	 * still needs its old message). Relaxed: RING-B1's fence orders it.
+	 */
+	if (nshm_likely(n + 1 - r->phead < r->pcap)) {
+		atomic_store_explicit(nshm__ring_seq(r, n + 1),
+				      NSHM_BCAST_BUSY(n + 1),
+				      memory_order_relaxed);
+		r->reserved = 1;
+	}
 	nshm__ring_notify(r, r->data_ev);
 }
 
