@@ -79,7 +79,8 @@ static int bc_setup_kind(void **st, const struct bench_params *p, char *why,
 	s->type.version = 1;
 	s->type.size = (uint32_t)p->size;
 	s->type.align = p->size % 8 == 0 ? 8 : 1;
-	s->stride = (uint32_t)((p->size + 7) / 8 * 8 + 8);
+	/* As nshm's broadcast slots: payload, pad to 8, seq, whole lines. */
+	s->stride = (uint32_t)(((p->size + 7) / 8 * 8 + 8 + 63) / 64 * 64);
 	s->mask = p->capacity - 1;
 	for (int i = 0; i < rings; i++) {
 		struct nshm_ring_params rp = NSHM_RING_PARAMS_INIT;

@@ -814,7 +814,7 @@ static int bcast_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
 
 const struct ring_kind_ops nshm__bcast_ops = {
 	.kind = NSHM_RING_BROADCAST,
-	.stride = nshm__ring_slot_stride,
+	.stride = nshm__ring_line_stride,
 	.check_params = bcast_check_params,
 	.build = bcast_build,
 	.config_ok = bcast_config_ok,

@@ -173,6 +173,18 @@ uint32_t nshm__ring_slot_stride(uint32_t size, uint32_t align, bool elem_seq)
 	return (s + a - 1u) & ~(a - 1u);
 }
 
+/*
+ * The same, rounded up to whole cache lines: for kinds where a reader
+ * waits on a slot while the writer fills its neighbour (MPMC consumers,
+ * broadcast readers), so that no line holds bytes of two slots.
+ */
+uint32_t nshm__ring_line_stride(uint32_t size, uint32_t align, bool elem_seq)
+{
+	uint32_t s = nshm__ring_slot_stride(size, align, elem_seq);
+
+	return (s + NSHM_CACHELINE - 1u) & ~(NSHM_CACHELINE - 1u);
+}
+
 /* A random key for element seqs (see ring_layout.h): bit 63 clear. */
 static uint64_t new_seq_key(void)
 {

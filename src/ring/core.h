@@ -144,6 +144,7 @@ uint32_t nshm__ring_trailing_seq_off(uint32_t size);
 /* ops.stats for kinds whose pushed/popped are their two indices. */
 void nshm__ring_index_stats(struct nshm_ring *r, struct nshm_ring_stats *st);
 uint32_t nshm__ring_slot_stride(uint32_t size, uint32_t align, bool elem_seq);
+uint32_t nshm__ring_line_stride(uint32_t size, uint32_t align, bool elem_seq);
 
 /* roles.c */
 bool nshm__ring_peer_id_valid(uint64_t id);

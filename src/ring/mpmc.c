@@ -57,17 +57,6 @@ uint32_t nshm__mpmc_corrupt(struct nshm_ring *r, uint64_t pos, uint64_t seq)
 	return 0;
 }
 
-/*
- * MPMC slots are whole cache lines, so that consumers reading neighbouring
- * slots never share a line with a slot a producer is filling.
- */
-static uint32_t mpmc_stride(uint32_t size, uint32_t align, bool elem_seq)
-{
-	uint32_t s = nshm__ring_slot_stride(size, align, elem_seq);
-
-	return (s + NSHM_CACHELINE - 1u) & ~(NSHM_CACHELINE - 1u);
-}
-
 static int mpmc_check_params(struct nshm_ring_params *p)
 {
 	if (p->type->flags & NSHM_RING_TYPE_SEQ_FIELD)
@@ -451,7 +440,7 @@ static int mpmc_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
 
 const struct ring_kind_ops nshm__mpmc_ops = {
 	.kind = NSHM_RING_MPMC,
-	.stride = mpmc_stride,
+	.stride = nshm__ring_line_stride,
 	.check_params = mpmc_check_params,
 	.build = mpmc_build,
 	.config_ok = mpmc_config_ok,
