@@ -998,6 +998,9 @@ static void test_pop_stopped_anywhere(void **state)
 				atomic_fetch_add(&got[1 + m.tag], 1);
 				atomic_fetch_add(&got[0], 1);
 			} else if (nshm_ring_error(b) != 0) {
+				fprintf(stderr, "popper: %s: %s\n",
+					nshm_strerror(nshm_ring_error(b)),
+					nshm_errdetail());
 				_exit(3);
 			}
 		}
@@ -1009,20 +1012,21 @@ static void test_pop_stopped_anywhere(void **state)
 			kill(pid, SIGSTOP); /* anywhere in its loop */
 		if (i % 500 == 499)
 			kill(pid, SIGCONT);
-		pm_fill(&m, i);
 		/*
-		 * It drains while it runs; while it is stopped we do, one per
-		 * push: it holds no slot, so the ring never stays full (a held
-		 * slot would stop us a lap later, whatever we drain).
+		 * It drains while it runs; while it is stopped we do, one
+		 * before each push: it holds no slot, so the ring never stays
+		 * full (a held slot would stop us a lap later, whatever we
+		 * drain).
 		 */
-		assert_int_equal(nshm_mpmc_push_wait(p, &m, t_in_ms(&dl, 5000)),
-				 0);
 		if (i % 500 >= 250 && nshm_mpmc_pop(c, &m)) {
 			assert_int_equal(pm_check(&m, m.tag), 0);
 			assert_true(m.tag < POPSTOP_MSGS);
 			atomic_fetch_add(&got[1 + m.tag], 1);
 			mine++;
 		}
+		pm_fill(&m, i);
+		assert_int_equal(nshm_mpmc_push_wait(p, &m, t_in_ms(&dl, 5000)),
+				 0);
 	}
 	kill(pid, SIGCONT);
 	while (nshm_mpmc_pop(c, &m)) {
