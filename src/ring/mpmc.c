@@ -243,6 +243,12 @@ static uint32_t horizon(struct nshm_ring *r, bool exact, bool recover)
 	return given;
 }
 
+/* Producer: can a claim at enq = @p pos go ahead (or is pos stale)? */
+static bool producer_ready(const struct nshm_ring *r, uint64_t pos)
+{
+	return pos - r->phead < r->mask + 1 || (int64_t)(pos - r->phead) < 0;
+}
+
 uint32_t nshm__mpmc_room(struct nshm_ring *r, uint64_t pos)
 {
 	uint32_t cap = r->mask + 1;
@@ -259,8 +265,23 @@ uint32_t nshm__mpmc_room(struct nshm_ring *r, uint64_t pos)
 		horizon(r, true, false);
 	if (r->err != 0)
 		return 0;
+	if ((int64_t)(pos - r->phead) < 0) {
+		/* Relaxed: a re-read of the hint the caller had. */
+		uint64_t now = atomic_load_explicit(r->tail_p,
+						    memory_order_relaxed);
+
+		if (now != pos)
+			return UINT32_MAX; /* stale: the caller reloads */
+		r->err = -NSHM_ECORRUPT;
+		nshm__ring_count_corrupt(r);
+		nshm__err(-NSHM_ECORRUPT, "ring '%s': enq %llu is behind %llu, "
+			  "below which consumers already took every index",
+			  priv(r)->name, (unsigned long long)pos,
+			  (unsigned long long)r->phead);
+		return 0;
+	}
 	if (pos - r->phead >= cap)
-		return (int64_t)(pos - r->phead) < 0 ? UINT32_MAX : 0;
+		return 0;
 	r->reserved = 0;
 	return (uint32_t)(cap - (pos - r->phead));
 }
@@ -274,16 +295,15 @@ uint32_t nshm__mpmc_room(struct nshm_ring *r, uint64_t pos)
  */
 static int mpmc_ready(struct nshm_ring *r)
 {
-	uint32_t cap = r->mask + 1;
 	uint64_t pos, seq;
 
 	if (r->role == NSHM_RING_PRODUCER) {
 		/* Relaxed: a hint; the CAS decides. */
 		pos = atomic_load_explicit(r->tail_p, memory_order_relaxed);
-		if (pos - r->phead < cap)
+		if (producer_ready(r, pos))
 			return 1;
 		horizon(r, false, false);
-		return pos - r->phead < cap || (int64_t)(pos - r->phead) < 0;
+		return producer_ready(r, pos);
 	}
 	/* RING-M6: as in the claims. */
 	pos = atomic_load_explicit(r->head_p, memory_order_acquire);
@@ -311,7 +331,7 @@ static int mpmc_ready_exact(struct nshm_ring *r)
 	/* Relaxed: a hint; the CAS decides. */
 	pos = atomic_load_explicit(r->tail_p, memory_order_relaxed);
 	horizon(r, true, false);
-	return pos - r->phead < r->mask + 1 || (int64_t)(pos - r->phead) < 0;
+	return producer_ready(r, pos);
 }
 
 /* Count slots given up, on the ring and on our own entry. */

@@ -85,7 +85,8 @@ NSHM_API uint32_t nshm__mpmc_corrupt(struct nshm_ring *r, uint64_t pos,
 /*
  * Out of line (src/ring/mpmc.c), the producer's slow path: refresh the
  * horizon r->phead for index @p pos. @return the free slots at pos (0:
- * full; UINT32_MAX: pos is behind, reload enq), error in nshm_ring_error().
+ * full, or an error in nshm_ring_error(); UINT32_MAX: pos is behind what
+ * was taken and enq has moved on: reload it).
  */
 NSHM_API uint32_t nshm__mpmc_room(struct nshm_ring *r, uint64_t pos);
 
@@ -155,13 +156,9 @@ static NSHM_ALWAYS_INLINE uint32_t nshm__mpmc_claim_prod(struct nshm_ring *r,
 			uint32_t room = nshm__mpmc_room(r, pos);
 
 			if (room == UINT32_MAX) {
-				/* Relaxed: as above. */
-				uint64_t now = atomic_load_explicit(
-					r->tail_p, memory_order_relaxed);
-
-				if (now == pos) /* enq behind what was taken */
-					return nshm__mpmc_corrupt(r, pos, now);
-				pos = now;
+				/* Relaxed: as above (our enq was stale). */
+				pos = atomic_load_explicit(r->tail_p,
+							   memory_order_relaxed);
 				continue;
 			}
 			if (room < need) {
