@@ -49,11 +49,11 @@
 #include "internal.h"
 #include "shm/name.h"
 #include "shm/registry.h"
+#include "shm/seg_int.h"
 #include "shm/seg_layout.h"
 #include "shm/seg_test.h"
 
 #define HANDLE_MAGIC 0x6e73686d5345474full /* "nshmSEGO" */
-#define HUGE_2M (2u << 20)
 /* Larger than any machine's memory; keeps size arithmetic from wrapping. */
 #define SIZE_LIMIT ((size_t)1 << 46)
 
@@ -61,32 +61,6 @@
 	(NSHM_CREATE | NSHM_EXCL | NSHM_PREFAULT | NSHM_HUGEPAGES | \
 	 NSHM_MLOCK | NSHM_ALLOW_OTHER_OWNER)
 #define ATTACH_FLAGS (NSHM_READONLY | NSHM_PREFAULT | NSHM_MLOCK)
-
-struct nshm_seg {
-	struct nshm__handle_node reg; /* first: freed with the handle */
-	uint64_t magic;
-	uint64_t serial;	   /* owner id of the mappings it makes */
-	struct nshm__name nm;
-	int fd;			   /* POSIX/file; -1 for SysV */
-	int shmid;		   /* SysV; -1 otherwise */
-	unsigned int flags;	   /* from open */
-	bool writable;		   /* may map read-write */
-	bool created;
-	bool huge;
-	size_t user_size, map_size, page_size;
-	uid_t owner;
-	unsigned int mode;
-	pid_t creator_pid;
-	struct seg_init *init;	   /* during nshm__seg_create_init() only */
-};
-
-/* What nshm__seg_create_init() runs before it publishes. */
-struct seg_init {
-	int (*fn)(void *area, size_t size, void *arg);
-	void *arg;
-	unsigned int attach_flags;
-	struct nshm__mapping *m;   /* the mapping made for fn, once made */
-};
 
 static int seg_attach(struct nshm_seg *seg, unsigned int flags,
 		      struct nshm__mapping **out);
@@ -97,17 +71,17 @@ static _Atomic(uint64_t) next_serial = 1;
 
 void nshm__seg_set_hooks(const struct nshm__seg_hooks *hooks)
 {
-	/* SEG-R2: pairs with SEG-A2 in get_hooks(): the table is complete. */
+	/* SEG-R2: pairs with SEG-A2 in nshm__seg_get_hooks(): the table is complete. */
 	atomic_store_explicit(&seg_hooks, hooks, memory_order_release);
 }
 
-static const struct nshm__seg_hooks *get_hooks(void)
+const struct nshm__seg_hooks *nshm__seg_get_hooks(void)
 {
 	/* SEG-A2: pairs with SEG-R2 in nshm__seg_set_hooks(). */
 	return atomic_load_explicit(&seg_hooks, memory_order_acquire);
 }
 
-static size_t round_up(size_t x, size_t to)
+size_t nshm__seg_round_up(size_t x, size_t to)
 {
 	return (x + to - 1) / to * to;
 }
@@ -139,7 +113,8 @@ static long knob(enum nshm__seg_knob k)
 	return atomic_load_explicit(&test_knob[k], memory_order_relaxed);
 }
 
-static void test_point(enum nshm__seg_point point, const struct nshm_seg *seg)
+void nshm__seg_test_point(enum nshm__seg_point point,
+			  const struct nshm_seg *seg)
 {
 	nshm__seg_test_fn *fn =
 		atomic_load_explicit(&test_fn, memory_order_relaxed);
@@ -150,7 +125,7 @@ static void test_point(enum nshm__seg_point point, const struct nshm_seg *seg)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static uint64_t init_timeout_ns(void)
+uint64_t nshm__seg_init_timeout_ns(void)
 {
 	long ms = knob(NSHM__SEG_KNOB_INIT_TIMEOUT_MS);
 
@@ -166,7 +141,7 @@ static void sleep_us(long us)
 	nanosleep(&ts, NULL);
 }
 
-static unsigned long long read_proc_ull(const char *path)
+unsigned long long nshm__seg_read_proc_ull(const char *path)
 {
 	unsigned long long v = 0;
 	FILE *f = fopen(path, "re");
@@ -194,9 +169,9 @@ static uint32_t hdr_checksum(const struct nshm_seg_hdr *h)
 }
 
 /* Fill a fresh header (state stays INIT; the caller publishes). */
-static int hdr_fill(struct nshm_seg_hdr *h, const struct nshm_seg *seg)
+int nshm__seg_hdr_fill(struct nshm_seg_hdr *h, const struct nshm_seg *seg)
 {
-	const struct nshm__seg_hooks *hooks = get_hooks();
+	const struct nshm__seg_hooks *hooks = nshm__seg_get_hooks();
 	struct timespec now;
 	size_t len = strlen(seg->nm.canon);
 
@@ -221,11 +196,11 @@ static int hdr_fill(struct nshm_seg_hdr *h, const struct nshm_seg *seg)
 	return hooks && hooks->init ? hooks->init(h) : 0;
 }
 
-static void hdr_publish(struct nshm_seg_hdr *h)
+void nshm__seg_hdr_publish(struct nshm_seg_hdr *h)
 {
 	/*
 	 * SEG-R0: pairs with SEG-A0 in sysv_wait_ready(), file_read_hdr()
-	 * and sysv_delete() (and SEG-A1, through the kernel): every header
+	 * and nshm__seg_sysv_delete() (and SEG-A1, through the kernel): every header
 	 * field written before, and for nshm__seg_create_init() the caller's
 	 * area too, is visible to whoever sees READY. (O_TMPFILE segments
 	 * are published by their name instead: see file_create().)
@@ -239,8 +214,8 @@ static void hdr_publish(struct nshm_seg_hdr *h)
  * Check a header copy. @have is the backing object's size in bytes.
  * @return 0 or the error for what is wrong, with details.
  */
-static int hdr_check(const struct nshm_seg_hdr *h, const struct nshm_seg *seg,
-		     uint64_t have)
+int nshm__seg_hdr_check(const struct nshm_seg_hdr *h,
+			const struct nshm_seg *seg, uint64_t have)
 {
 	const char *nm = seg->nm.canon;
 
@@ -285,8 +260,8 @@ static int hdr_check(const struct nshm_seg_hdr *h, const struct nshm_seg *seg,
 }
 
 /* Take what a validated header says into the handle. */
-static int hdr_adopt(struct nshm_seg *seg, const struct nshm_seg_hdr *h,
-		     size_t want)
+int nshm__seg_hdr_adopt(struct nshm_seg *seg, const struct nshm_seg_hdr *h,
+			size_t want)
 {
 	if (want > h->user_size)
 		return nshm__err(-EINVAL,
@@ -302,7 +277,7 @@ static int hdr_adopt(struct nshm_seg *seg, const struct nshm_seg_hdr *h,
 }
 
 /* Is this owner acceptable? */
-static int owner_check(const struct nshm_seg *seg, uid_t uid)
+int nshm__seg_owner_check(const struct nshm_seg *seg, uid_t uid)
 {
 	if (uid == geteuid() || (seg->flags & NSHM_ALLOW_OTHER_OWNER))
 		return 0;
@@ -335,14 +310,14 @@ static int no_space(int err, const struct nshm_seg *seg)
 }
 
 /* Map ENOMEM from mmap/shmat to the limit most likely behind it. */
-static int no_map(int err, size_t len)
+int nshm__seg_no_map(int err, size_t len)
 {
 	if (err != ENOMEM)
 		return nshm__err(-err, "mapping %zu bytes failed: %s", len,
 				 strerrordesc_np(err));
 	return nshm__err(-ENOMEM,
 			 "cannot map %zu bytes: out of address space or vm.max_map_count (%llu) mappings; raise it with 'sysctl vm.max_map_count=262144' or detach unused mappings",
-			 len, read_proc_ull("/proc/sys/vm/max_map_count"));
+			 len, nshm__seg_read_proc_ull("/proc/sys/vm/max_map_count"));
 }
 
 /* ---- building the caller's area before publication ---------------------- */
@@ -352,7 +327,7 @@ static int no_map(int err, size_t len)
  * read-write and run the caller's init on its area. A failure undoes the
  * mapping; the caller then makes sure no name is left.
  */
-static int init_area(struct nshm_seg *seg)
+int nshm__seg_init_area(struct nshm_seg *seg)
 {
 	struct seg_init *in = seg->init;
 	int ret;
@@ -382,7 +357,7 @@ static int init_area(struct nshm_seg *seg)
 	return ret;
 }
 
-/* Undo init_area() after a publication that failed. */
+/* Undo nshm__seg_init_area() after a publication that failed. */
 static void init_undo(struct nshm_seg *seg)
 {
 	if (seg->init != NULL && seg->init->m != NULL) {
@@ -392,7 +367,7 @@ static void init_undo(struct nshm_seg *seg)
 }
 
 /* The header of the segment seg is creating, through init's mapping. */
-static struct nshm_seg_hdr *init_hdr(const struct nshm_seg *seg)
+struct nshm_seg_hdr *nshm__seg_init_hdr(const struct nshm_seg *seg)
 {
 	return nshm__seg_hdr(seg->init->m->area);
 }
@@ -443,7 +418,7 @@ static void file_geometry(struct nshm_seg *seg, int dfd)
 		    strstr(mode, "[within_size]") || strstr(mode, "[force]"))
 			seg->huge = true;
 	}
-	seg->map_size = round_up(NSHM_SEG_HDR_SIZE + seg->user_size,
+	seg->map_size = nshm__seg_round_up(NSHM_SEG_HDR_SIZE + seg->user_size,
 				 seg->huge ? (seg->page_size > HUGE_2M
 						      ? seg->page_size
 						      : HUGE_2M)
@@ -474,13 +449,13 @@ static int file_prepare(struct nshm_seg *seg, int fd, bool named)
 	h = mmap(NULL, seg->page_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
 		 0);
 	if (h == MAP_FAILED)
-		return no_map(errno, seg->page_size);
-	ret = hdr_fill(h, seg);
+		return nshm__seg_no_map(errno, seg->page_size);
+	ret = nshm__seg_hdr_fill(h, seg);
 	/* With an init to run, the fallback publishes after it. */
 	if (ret == 0 && !(named && seg->init != NULL)) {
 		if (named)
-			test_point(NSHM__SEG_AT_PUBLISH, seg);
-		hdr_publish(h);
+			nshm__seg_test_point(NSHM__SEG_AT_PUBLISH, seg);
+		nshm__seg_hdr_publish(h);
 	}
 	munmap(h, seg->page_size);
 	return ret;
@@ -533,8 +508,8 @@ static int file_create(struct nshm_seg *seg, int dfd)
 	if (fd >= 0) {
 		ret = file_prepare(seg, fd, false);
 		if (ret == 0) {
-			seg->fd = fd; /* for init_area()'s mapping */
-			ret = init_area(seg);
+			seg->fd = fd; /* for nshm__seg_init_area()'s mapping */
+			ret = nshm__seg_init_area(seg);
 			seg->fd = -1;
 		}
 		if (ret < 0) {
@@ -549,7 +524,7 @@ static int file_create(struct nshm_seg *seg, int dfd)
 		 * openat()), and reads it through the kernel or a new
 		 * mapping of the same pages.
 		 */
-		test_point(NSHM__SEG_AT_PUBLISH, seg);
+		nshm__seg_test_point(NSHM__SEG_AT_PUBLISH, seg);
 		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 		if (linkat(AT_FDCWD, proc, dfd, seg->nm.leaf,
 			   AT_SYMLINK_FOLLOW) == 0) {
@@ -602,10 +577,10 @@ static int file_create(struct nshm_seg *seg, int dfd)
 	}
 	seg->fd = fd;
 	if (ret == 0 && seg->init != NULL) {
-		ret = init_area(seg);
+		ret = nshm__seg_init_area(seg);
 		if (ret == 0) {
-			test_point(NSHM__SEG_AT_PUBLISH, seg);
-			hdr_publish(init_hdr(seg));
+			nshm__seg_test_point(NSHM__SEG_AT_PUBLISH, seg);
+			nshm__seg_hdr_publish(nshm__seg_init_hdr(seg));
 		}
 	}
 	if (ret < 0) {
@@ -657,7 +632,7 @@ static int file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
 				/*
 				 * SEG-A0 (file): READY was seen; read again
 				 * so that every field is read after it;
-				 * pairs with SEG-R0 in hdr_publish(). The
+				 * pairs with SEG-R0 in nshm__seg_hdr_publish(). The
 				 * kernel's copy in pread() is no acquire
 				 * load, so a fence orders the two reads (a
 				 * syscall is not a barrier on every CPU).
@@ -742,10 +717,10 @@ static int file_open_existing(struct nshm_seg *seg, int dfd, size_t want)
 					 seg->nm.canon, strerrordesc_np(errno));
 		}
 	}
-	ret = file_read_hdr(seg, &h, &st, nshm__now_ns() + init_timeout_ns());
+	ret = file_read_hdr(seg, &h, &st, nshm__now_ns() + nshm__seg_init_timeout_ns());
 	if (ret < 0)
 		return ret;
-	ret = owner_check(seg, st.st_uid);
+	ret = nshm__seg_owner_check(seg, st.st_uid);
 	if (ret < 0)
 		return ret;
 	if (seg->nm.backend == NSHM_BACKEND_FILE && st.st_nlink != 1)
@@ -753,12 +728,12 @@ static int file_open_existing(struct nshm_seg *seg, int dfd, size_t want)
 				 st.st_nlink == 0 ? "\"%s\" was deleted meanwhile"
 						  : "\"%s\" has other hard links: refused",
 				 seg->nm.canon);
-	ret = hdr_check(&h, seg, (uint64_t)st.st_size);
+	ret = nshm__seg_hdr_check(&h, seg, (uint64_t)st.st_size);
 	if (ret < 0)
 		return ret;
 	seg->owner = st.st_uid;
 	seg->mode = st.st_mode & 0777;
-	return hdr_adopt(seg, &h, want);
+	return nshm__seg_hdr_adopt(seg, &h, want);
 }
 
 static int file_open(struct nshm_seg *seg, size_t want)
@@ -797,268 +772,6 @@ static int file_open(struct nshm_seg *seg, size_t want)
 		}
 	}
 	close(dfd);
-	return ret;
-}
-
-/* ---- System V backend ---------------------------------------------------- */
-
-static int sysv_error(int err, const struct nshm_seg *seg)
-{
-	switch (err) {
-	case EINVAL:
-		return nshm__err(-EFBIG,
-				 "%zu bytes is outside SysV limits: kernel.shmmax is %llu (raise with 'sysctl kernel.shmmax=...')",
-				 seg->map_size,
-				 read_proc_ull("/proc/sys/kernel/shmmax"));
-	case ENOSPC:
-		return nshm__err(-ENOSPC,
-				 "SysV limits reached: kernel.shmmni is %llu segments, kernel.shmall %llu pages (raise with sysctl, or delete unused segments: ipcs -m)",
-				 read_proc_ull("/proc/sys/kernel/shmmni"),
-				 read_proc_ull("/proc/sys/kernel/shmall"));
-	case ENOMEM:
-		return nshm__err(-ENOMEM, "no memory for a %zu-byte segment",
-				 seg->map_size);
-	case EACCES:
-		return nshm__err(-EACCES, "\"%s\": permission denied by its mode",
-				 seg->nm.canon);
-	case ENOENT:
-		return nshm__err(-ENOENT, "no segment \"%s\"", seg->nm.canon);
-	default:
-		return nshm__err(-err, "\"%s\": %s", seg->nm.canon,
-				 strerrordesc_np(err));
-	}
-}
-
-static int sysv_create(struct nshm_seg *seg)
-{
-	int shmflg = IPC_CREAT | IPC_EXCL | (int)seg->mode;
-	struct nshm_seg_hdr *h;
-	int id = -1, ret;
-
-	seg->page_size = NSHM_SEG_HDR_SIZE;
-	seg->huge = false;
-	if (seg->flags & NSHM_HUGEPAGES) {
-		seg->huge = true;
-		seg->map_size =
-			round_up(NSHM_SEG_HDR_SIZE + seg->user_size, HUGE_2M);
-		id = shmget((key_t)seg->nm.sysv_key, seg->map_size,
-			    shmflg | SHM_HUGETLB);
-		if (id < 0 && errno == EEXIST)
-			return -EEXIST;
-		/* No huge pages to be had (empty pool, no rights): fall back. */
-		seg->huge = id >= 0;
-	}
-	if (id < 0) {
-		seg->map_size = round_up(NSHM_SEG_HDR_SIZE + seg->user_size,
-					 seg->page_size);
-		id = shmget((key_t)seg->nm.sysv_key, seg->map_size, shmflg);
-		if (id < 0)
-			return errno == EEXIST ? -EEXIST : sysv_error(errno, seg);
-	}
-	if (seg->huge)
-		seg->page_size = HUGE_2M;
-
-	h = shmat(id, NULL, 0);
-	if (h == (void *)-1) {
-		ret = no_map(errno, seg->map_size);
-		goto err_rm;
-	}
-	/*
-	 * Allocate every page now, like posix_fallocate does for files, so
-	 * that a shortage is an error here rather than an OOM kill later.
-	 */
-	if (madvise(h, seg->map_size, MADV_POPULATE_WRITE) != 0 &&
-	    errno != EINVAL) {
-		ret = nshm__err(-ENOMEM,
-				"cannot allocate %zu bytes for \"%s\": %s",
-				seg->map_size, seg->nm.canon,
-				strerrordesc_np(errno));
-		shmdt(h);
-		goto err_rm;
-	}
-	ret = hdr_fill(h, seg);
-	if (ret < 0) {
-		shmdt(h);
-		goto err_rm;
-	}
-	if (seg->init == NULL) {
-		test_point(NSHM__SEG_AT_PUBLISH, seg);
-		hdr_publish(h);
-		shmdt(h);
-		seg->shmid = id;
-		return 0;
-	}
-	/*
-	 * Build the caller's area first. Openers meanwhile see INIT and wait;
-	 * if we die, the kernel detaches init's mapping and they see a dead
-	 * creator (sysv_creator_gone()).
-	 */
-	shmdt(h);
-	seg->shmid = id;
-	ret = init_area(seg);
-	if (ret < 0) {
-		seg->shmid = -1;
-		goto err_rm;
-	}
-	test_point(NSHM__SEG_AT_PUBLISH, seg);
-	hdr_publish(init_hdr(seg));
-	return 0;
-
-err_rm:
-	shmctl(id, IPC_RMID, NULL);
-	return ret;
-}
-
-/*
- * Is the creator of SysV segment @id gone? It stays attached while it
- * initialises, from just after shmget(): if we are the only one attached
- * and the creating pid is gone, it is not initialising any more. (The
- * attached count alone is not enough: we may look between its shmget() and
- * its shmat().) Gone is not the same as dead mid-init: a creator that
- * published, detached and exited is gone too, so callers must re-read the
- * state word after a true answer.
- */
-static bool sysv_creator_gone(int id)
-{
-	struct shmid_ds ds;
-
-	return shmctl(id, IPC_STAT, &ds) == 0 && ds.shm_nattch <= 1 &&
-	       kill(ds.shm_cpid, 0) != 0 && errno == ESRCH;
-}
-
-/*
- * Wait until the creator published the header. @return 0, or -ETIMEDOUT,
- * or -EOWNERDEAD when the creator is gone and the header still unpublished.
- */
-static int sysv_wait_ready(const struct nshm_seg *seg, struct nshm_seg_hdr *h,
-			   int id, uint64_t deadline)
-{
-	uint32_t s;
-
-	/* SEG-A0 (SysV): pairs with SEG-R0 in hdr_publish(). */
-	while ((s = atomic_load_explicit(&h->state, memory_order_acquire)) ==
-	       NSHM_SEG_INIT) {
-		uint64_t now = nshm__now_ns();
-		struct timespec slice = { 0, 2000000 }; /* 2 ms, then recheck */
-
-		test_point(NSHM__SEG_AT_SYSV_INIT_SEEN, seg);
-		if (sysv_creator_gone(id)) {
-			/*
-			 * SEG-A1: the INIT we read may predate a publication
-			 * by a creator that has since detached and exited.
-			 * Its detach (shmdt or exit) dropped shm_nattch under
-			 * the segment's kernel lock after its SEG-R0 store,
-			 * and our IPC_STAT that saw the drop took that lock:
-			 * so this load pairs with SEG-R0 through the kernel,
-			 * and sees READY if it was ever published. Still
-			 * INIT now means it died before publishing.
-			 */
-			s = atomic_load_explicit(&h->state,
-						 memory_order_acquire);
-			if (s != NSHM_SEG_INIT)
-				break;
-			return -EOWNERDEAD;
-		}
-		if (now >= deadline)
-			return -ETIMEDOUT;
-		syscall(SYS_futex, &h->state, FUTEX_WAIT, NSHM_SEG_INIT,
-			&slice, NULL, 0);
-	}
-	return 0;
-}
-
-/*
- * Open the existing SysV segment of seg's key. @return 0, or an error;
- * -EOWNERDEAD (creator died before publishing) with its id in *dead_id.
- */
-static int sysv_open_existing(struct nshm_seg *seg, size_t want, int *dead_id)
-{
-	struct nshm_seg_hdr copy, *h;
-	struct shmid_ds ds;
-	int id, ret;
-
-	id = shmget((key_t)seg->nm.sysv_key, 0, 0);
-	if (id < 0)
-		return sysv_error(errno, seg);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		return sysv_error(errno, seg);
-	ret = owner_check(seg, ds.shm_perm.uid);
-	if (ret < 0)
-		return ret;
-	if (ds.shm_segsz < NSHM_SEG_HDR_SIZE)
-		return nshm__err(-EBADMSG,
-				 "SysV segment 0x%08x (%zu bytes) is not an nshm segment",
-				 seg->nm.sysv_key, (size_t)ds.shm_segsz);
-	h = shmat(id, NULL, SHM_RDONLY);
-	if (h == (void *)-1)
-		return sysv_error(errno, seg);
-	ret = sysv_wait_ready(seg, h, id, nshm__now_ns() + init_timeout_ns());
-	memcpy(&copy, h, sizeof(copy));
-	shmdt(h);
-	if (ret == -EOWNERDEAD) {
-		*dead_id = id;
-		return nshm__err(-EOWNERDEAD,
-				 "\"%s\": its creator died before publishing it",
-				 seg->nm.canon);
-	}
-	if (ret == -ETIMEDOUT)
-		return nshm__err(-ETIMEDOUT, "\"%s\" was not initialised in time",
-				 seg->nm.canon);
-	/* Relaxed: our own copy, read after SEG-A0. */
-	if (atomic_load_explicit(&copy.state, memory_order_relaxed) ==
-	    NSHM_SEG_POISONED)
-		return nshm__err(-ENOTRECOVERABLE,
-				 "\"%s\" was poisoned: delete and recreate it",
-				 seg->nm.canon);
-	ret = hdr_check(&copy, seg, ds.shm_segsz);
-	if (ret < 0)
-		return ret;
-	seg->shmid = id;
-	seg->owner = ds.shm_perm.uid;
-	seg->mode = ds.shm_perm.mode & 0777;
-	/* Write access is decided by shmat() at attach time. */
-	seg->writable = true;
-	return hdr_adopt(seg, &copy, want);
-}
-
-static int sysv_open(struct nshm_seg *seg, size_t want)
-{
-	int ret = -ENOENT, dead_id = -1;
-
-	for (int tries = 0; tries < 8; tries++) {
-		if (seg->flags & NSHM_CREATE) {
-			ret = sysv_create(seg);
-			if (ret == 0) {
-				seg->created = true;
-				seg->writable = true;
-				seg->owner = geteuid();
-				seg->creator_pid = getpid();
-				return 0;
-			}
-			if (ret != -EEXIST)
-				return ret;
-			if (seg->flags & NSHM_EXCL)
-				return nshm__err(-EEXIST, "\"%s\" exists",
-						 seg->nm.canon);
-		}
-		nshm__err_clear();
-		ret = sysv_open_existing(seg, want, &dead_id);
-		if (ret == -EOWNERDEAD && (seg->flags & NSHM_CREATE)) {
-			/*
-			 * A half-made segment of a dead creator: replace it.
-			 * Remove that very id, not whatever the key names by
-			 * now: another opener may have replaced it already.
-			 */
-			shmctl(dead_id, IPC_RMID, NULL);
-			continue;
-		}
-		if (ret == -EOWNERDEAD)
-			ret = nshm__err(-ETIMEDOUT,
-					"\"%s\": its creator died before publishing it; delete it",
-					seg->nm.canon);
-		if (ret != -ENOENT || !(seg->flags & NSHM_CREATE))
-			return ret;
-	}
 	return ret;
 }
 
@@ -1135,7 +848,7 @@ static int seg_open(const char *name, size_t size, unsigned int flags,
 	seg->init = init;
 
 	if (seg->nm.backend == NSHM_BACKEND_SYSV)
-		ret = sysv_open(seg, size);
+		ret = nshm__seg_sysv_open(seg, size);
 	else
 		ret = file_open(seg, size);
 	seg->init = NULL;
@@ -1200,8 +913,8 @@ static int map_segment(struct nshm_seg *seg, bool ro, unsigned int flags,
 				return nshm__err(-ENOENT,
 						 "\"%s\" was deleted and nothing maps it any more",
 						 seg->nm.canon);
-			return errno == ENOMEM ? no_map(errno, seg->map_size)
-					       : sysv_error(errno, seg);
+			return errno == ENOMEM ? nshm__seg_no_map(errno, seg->map_size)
+					       : nshm__seg_sysv_error(errno, seg);
 		}
 	} else {
 		if (fstat(seg->fd, &st) != 0)
@@ -1214,7 +927,7 @@ static int map_segment(struct nshm_seg *seg, bool ro, unsigned int flags,
 					 seg->map_size);
 		p = mmap(NULL, seg->map_size, prot, MAP_SHARED, seg->fd, 0);
 		if (p == MAP_FAILED)
-			return no_map(errno, seg->map_size);
+			return nshm__seg_no_map(errno, seg->map_size);
 		if (seg->huge && seg->page_size == NSHM_SEG_HDR_SIZE)
 			madvise(p, seg->map_size, MADV_HUGEPAGE); /* THP */
 	}
@@ -1264,7 +977,7 @@ static void unmap_segment(int backend, void *base, size_t len)
 static int seg_attach(struct nshm_seg *seg, unsigned int flags,
 		      struct nshm__mapping **out)
 {
-	const struct nshm__seg_hooks *hooks = get_hooks();
+	const struct nshm__seg_hooks *hooks = nshm__seg_get_hooks();
 	struct nshm__mapping *m;
 	struct nshm_seg_hdr *h;
 	bool ro = flags & NSHM_READONLY;
@@ -1341,7 +1054,7 @@ int nshm_seg_attach(struct nshm_seg *seg, unsigned int flags, void **addr)
  */
 static int mapping_release(struct nshm__mapping *m)
 {
-	const struct nshm__seg_hooks *hooks = get_hooks();
+	const struct nshm__seg_hooks *hooks = nshm__seg_get_hooks();
 	int ret;
 
 	if (hooks && hooks->detaching) {
@@ -1502,54 +1215,6 @@ out:
 	return ret;
 }
 
-static int sysv_delete(struct nshm_seg *tmp)
-{
-	struct nshm_seg_hdr *h;
-	struct shmid_ds ds;
-	int id, ret = 0;
-
-	id = shmget((key_t)tmp->nm.sysv_key, 0, 0);
-	if (id < 0)
-		return sysv_error(errno, tmp);
-	if (shmctl(id, IPC_STAT, &ds) != 0)
-		return sysv_error(errno, tmp);
-	if (ds.shm_segsz >= NSHM_SEG_HDR_SIZE) {
-		h = shmat(id, NULL, SHM_RDONLY);
-		if (h == (void *)-1)
-			return sysv_error(errno, tmp);
-		/*
-		 * INIT: a creator died half-way (or is still at work, and
-		 * deleting the name is what was asked); that is ours to
-		 * remove. SEG-A0 (delete): pairs with SEG-R0, so the magic
-		 * and name read below are the creator's.
-		 */
-		if (atomic_load_explicit(&h->state, memory_order_acquire) !=
-		    NSHM_SEG_INIT) {
-			if (h->magic != NSHM_SEG_MAGIC)
-				ret = nshm__err(-EBADMSG,
-						"SysV key 0x%08x holds a segment that is not nshm's: left alone",
-						tmp->nm.sysv_key);
-			else if (h->name_len >= sizeof(h->name) ||
-				 strncmp(h->name, tmp->nm.canon,
-					 sizeof(h->name)) != 0)
-				ret = nshm__err(-NSHM_ECOLLISION,
-						"SysV key 0x%08x of \"%s\" belongs to another name: left alone",
-						tmp->nm.sysv_key, tmp->nm.canon);
-		}
-		shmdt(h);
-	} else {
-		ret = nshm__err(-EBADMSG,
-				"SysV key 0x%08x holds a segment that is not nshm's: left alone",
-				tmp->nm.sysv_key);
-	}
-	if (ret == 0 && shmctl(id, IPC_RMID, NULL) != 0)
-		ret = sysv_error(errno, tmp);
-	if (ret == 0 && get_hooks() && get_hooks()->sysv_removed)
-		get_hooks()->sysv_removed((int)tmp->nm.sysv_key,
-					  (unsigned int)ds.shm_perm.uid);
-	return ret;
-}
-
 int nshm_seg_delete(const char *name)
 {
 	struct nshm_seg tmp;
@@ -1561,6 +1226,6 @@ int nshm_seg_delete(const char *name)
 	if (ret < 0)
 		return ret;
 	if (tmp.nm.backend == NSHM_BACKEND_SYSV)
-		return sysv_delete(&tmp);
+		return nshm__seg_sysv_delete(&tmp);
 	return file_delete(&tmp);
 }
