@@ -881,7 +881,7 @@ int nshm__seg_create_init(const char *name, size_t size, unsigned int flags,
 			  void **area_out)
 {
 	struct seg_init in = { .fn = init, .arg = arg };
-	struct nshm_seg *seg;
+	struct nshm_seg *seg = NULL;
 	int ret;
 
 	nshm__err_clear();

@@ -39,7 +39,7 @@
  * attacher simply starts over (issue 9, item 5).
  *
  * pid, /proc/<pid>/stat start time and the pid-namespace inode are recorded
- * for diagnostics (nshm_peer_list) and for one tie-breaker (pid_gone());
+ * for diagnostics (nshm_peer_list) and for one tie-breaker (nshm__peer_pid_gone());
  * kill(pid, 0) is never used: pid reuse and namespaces defeat it.
  *
  * The process-local side is a record per mapping (the hook "cookie"), plus
@@ -69,33 +69,14 @@
 #include "internal.h"
 #include "shm/seg_layout.h"
 #include "sync/ctl.h"
+#include "sync/peer_int.h"
 #include "sync/sync_internal.h"
 
 #define REC_MAGIC 0x50454552u /* "PEER" */
-#define NO_SLOT UINT32_MAX
-#define CTL_LOCK_TIMEOUT_NS (5ull * 1000000000u)
 #define MAPS_MAX 256u
 
 void (*nshm__sync_test_ctl_init)(void);
 
-/* One mapping of one segment in this process. */
-struct peer_rec {
-	uint32_t magic;
-	uint32_t slot;	/* NO_SLOT: read-only observer (or failed join) */
-	uint32_t gen;
-	uint32_t kind;	/* enum nshm__token_kind of this segment */
-	struct nshm_seg_hdr *hdr;
-	struct nshm__ctl *ctl;
-	size_t map_size;
-	pid_t owner;	/* getpid() at attach; differs in a forked child */
-	pid_t fd_pid;	/* process whose own description fd is */
-	int fd;		/* OFD: private descriptor (token + checks), or -1 */
-	int semid;	/* SEM: the segment's semaphore set, or -1 */
-	int shmid;	/* SEM: the segment (for its key and mode) */
-	bool readonly;
-	bool lazy;	/* joined by a forked child on its first lock */
-	struct peer_rec *next;
-};
 
 static pthread_mutex_t recs_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -195,89 +176,7 @@ static uint32_t rec_id(const struct peer_rec *r)
 	return r->slot << NSHM__ID_SLOT_SHIFT | (r->gen & NSHM__ID_GEN_MASK);
 }
 
-/* ---- process identity ---------------------------------------------------- */
-
-struct self_id {
-	pid_t pid;
-	uint64_t start_ticks;
-	uint64_t pidns;
-};
-
-static int read_start_ticks(pid_t pid, uint64_t *out)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	ssize_t n;
-	int fd, field;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	buf[n] = '\0';
-	/* comm may hold spaces and ')': fields restart after the last ')'. */
-	p = strrchr(buf, ')');
-	if (p == NULL)
-		return -EIO;
-	/* After ") " comes field 3 (state); starttime is field 22. */
-	if (p[1] == ' ' && (p[2] == 'Z' || p[2] == 'X'))
-		return -ESRCH; /* exited, not yet (or never to be) reaped */
-	for (field = 2; field < 22 && *p != '\0'; p++)
-		if (*p == ' ')
-			field++;
-	if (field != 22 || sscanf(p, "%llu", &v) != 1)
-		return -EIO;
-	*out = v;
-	return 0;
-}
-
-static uint64_t read_pidns(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
-}
-
-static void self_identity(struct self_id *id)
-{
-	id->pid = getpid();
-	id->start_ticks = 0;
-	read_start_ticks(id->pid, &id->start_ticks);
-	id->pidns = read_pidns("/proc/self/ns/pid");
-}
-
 /* ---- fork handling ------------------------------------------------------- */
-
-/*
- * Give @r->fd a fresh open file description of this process's own: in a
- * forked child the inherited one is the parent's (closing our reference to
- * it keeps a dead parent from looking alive while the child lives; the new
- * one holds no locks). dup3 onto the same number: other threads never see
- * the number closed.
- */
-static void rec_own_fd(struct peer_rec *r)
-{
-	char path[64];
-	int nfd;
-
-	if (r->fd < 0)
-		return;
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", r->fd);
-	nfd = open(path, (r->readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (nfd >= 0 && dup3(nfd, r->fd, O_CLOEXEC) >= 0) {
-		close(nfd);
-	} else {
-		if (nfd >= 0)
-			close(nfd);
-		close(r->fd);
-		r->fd = -1;
-	}
-	r->fd_pid = getpid();
-}
 
 static void atfork_prepare(void)
 {
@@ -299,257 +198,11 @@ static void atfork_child(void)
 	 * leaves the parent's slots alone.
 	 */
 	for (struct peer_rec *r = recs; r != NULL; r = r->next)
-		rec_own_fd(r);
+		nshm__peer_rec_own_fd(r);
 	if (maps != NULL && maps == &maps_fallback)
 		memset(maps, 0, sizeof(*maps));
 	pthread_mutex_unlock(&recs_lock);
 	pthread_mutex_unlock(&lazy_lock);
-}
-
-/* ---- tokens -------------------------------------------------------------- */
-
-static int ofd_lock(int fd, int64_t off, short type)
-{
-	struct flock fl = {
-		.l_type = type,
-		.l_whence = SEEK_SET,
-		.l_start = off,
-		.l_len = 1,
-	};
-
-	return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
-}
-
-/* 1: another open file description holds the byte; 0: none; -errno. */
-static int ofd_held(int fd, int64_t off)
-{
-	struct flock fl = {
-		.l_type = F_WRLCK,
-		.l_whence = SEEK_SET,
-		.l_start = off,
-		.l_len = 1,
-	};
-
-	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
-		return -errno;
-	return fl.l_type != F_UNLCK;
-}
-
-/* The segment's semaphore set (SysV): create it on first use. */
-static int sem_set(struct peer_rec *r)
-{
-	struct shmid_ds ds;
-	struct semid_ds sds;
-	union {
-		int val;
-		struct semid_ds *buf;
-	} arg;
-	int id, flags;
-
-	if (r->semid >= 0)
-		return r->semid;
-	if (shmctl(r->shmid, IPC_STAT, &ds) != 0)
-		return nshm__err(-errno, "SysV segment %d: IPC_STAT for its "
-				 "semaphore set", r->shmid);
-	if (ds.shm_perm.__key == IPC_PRIVATE)
-		return nshm__err(-EOPNOTSUPP, "SysV segment %d has no key",
-				 r->shmid);
-	flags = r->readonly ? 0 : IPC_CREAT | (int)(ds.shm_perm.mode & 0666);
-	id = semget(ds.shm_perm.__key, (int)NSHM_SEM_NSEMS, flags);
-	if (id < 0)
-		return nshm__err(-errno, "semaphore set of SysV key 0x%08x "
-				 "(the liveness tokens): %s",
-				 (unsigned int)ds.shm_perm.__key,
-				 strerrordesc_np(errno));
-	arg.buf = &sds;
-	if (semctl(id, 0, IPC_STAT, arg) != 0)
-		return nshm__err(-errno, "semaphore set of SysV key 0x%08x",
-				 (unsigned int)ds.shm_perm.__key);
-	/* A set squatted by another user could fake every answer. */
-	if (sds.sem_perm.uid != ds.shm_perm.uid &&
-	    sds.sem_perm.cuid != ds.shm_perm.uid)
-		return nshm__err(-EACCES, "semaphore set of SysV key 0x%08x "
-				 "belongs to uid %u, the segment to uid %u: "
-				 "refusing its liveness answers",
-				 (unsigned int)ds.shm_perm.__key,
-				 (unsigned int)sds.sem_perm.uid,
-				 (unsigned int)ds.shm_perm.uid);
-	r->semid = id;
-	return id;
-}
-
-/* Take semaphore @n without waiting (wait-for-zero then +1, atomically). */
-static int sem_take(struct peer_rec *r, unsigned short n,
-		    const struct timespec *timeout)
-{
-	struct sembuf op[2] = {
-		{ .sem_num = n, .sem_op = 0, .sem_flg = 0 },
-		{ .sem_num = n, .sem_op = 1, .sem_flg = SEM_UNDO },
-	};
-	int id = sem_set(r);
-
-	if (id < 0)
-		return id;
-	if (timeout == NULL) {
-		op[0].sem_flg |= IPC_NOWAIT;
-		op[1].sem_flg |= IPC_NOWAIT;
-	}
-	return semtimedop(id, op, 2, timeout) == 0 ? 0 : -errno;
-}
-
-static int sem_give(struct peer_rec *r, unsigned short n)
-{
-	struct sembuf op = { .sem_num = n, .sem_op = -1,
-			     .sem_flg = SEM_UNDO | IPC_NOWAIT };
-
-	if (r->semid < 0)
-		return -EINVAL;
-	return semop(r->semid, &op, 1) == 0 ? 0 : -errno;
-}
-
-/* 1 held, 0 free, -errno. */
-static int sem_held(struct peer_rec *r, unsigned short n)
-{
-	int id = sem_set(r), v;
-
-	if (id < 0)
-		return id;
-	v = semctl(id, n, GETVAL);
-	if (v < 0)
-		return -errno;
-	return v > 0;
-}
-
-/*
- * A file-lock token can outlive its process for a moment: a child forked
- * just before the participant died holds the lock's description until its
- * atfork handler replaces it (or for good, if it was made by _Fork() or
- * clone()). Where the pid is ours to check (same pid namespace), a
- * vanished, exited or recycled pid settles it. (join_locked skips a slot
- * whose token a straggler still holds, so reaping is safe.)
- */
-static bool pid_gone(const struct nshm__peer_slot *s)
-{
-	uint64_t ticks;
-	uint32_t ns = s->pidns;
-	int rc;
-
-	if (ns == 0 || ns != (uint32_t)read_pidns("/proc/self/ns/pid"))
-		return false;
-	rc = read_start_ticks((pid_t)s->pid, &ticks);
-	return rc == -ENOENT || rc == -ESRCH ||
-	       (rc == 0 && (uint32_t)ticks != s->start);
-}
-
-/* The checker's own description (replaced if inherited across fork). */
-static int rec_fd(struct peer_rec *r)
-{
-	if (r->fd >= 0 && r->fd_pid != getpid())
-		rec_own_fd(r);
-	return r->fd;
-}
-
-/*
- * Is the holder of slot @i alive, judged by its token?
- * @return 1, 0, or a negative errno. @r is the checker's own record (never
- * the holder of slot @i).
- */
-static int token_alive(struct peer_rec *r, uint32_t i)
-{
-	struct nshm__peer_slot *s = &r->ctl->slot[i];
-	int rc;
-
-	switch (r->kind) {
-	case NSHM_TOKEN_OFD:
-		if (rec_fd(r) < 0)
-			return nshm__err(-EBADF, "no descriptor left to probe "
-					 "slot %u's file lock", i);
-		rc = ofd_held(r->fd, NSHM_OFD_BASE + i);
-		return rc == 1 && pid_gone(s) ? 0 : rc;
-	case NSHM_TOKEN_SEM:
-		return sem_held(r, (unsigned short)i);
-	default:
-		return nshm__err(-EOPNOTSUPP, "segment without liveness "
-				 "tokens");
-	}
-}
-
-static int token_take(struct peer_rec *r, uint32_t i)
-{
-	if (r->kind == NSHM_TOKEN_OFD)
-		return rec_fd(r) < 0 ? -EBADF
-				     : ofd_lock(r->fd, NSHM_OFD_BASE + i,
-						F_WRLCK);
-	return sem_take(r, (unsigned short)i, NULL);
-}
-
-static void token_drop(struct peer_rec *r, uint32_t i)
-{
-	if (r->kind == NSHM_TOKEN_OFD) {
-		if (r->fd >= 0)
-			ofd_lock(r->fd, NSHM_OFD_BASE + i, F_UNLCK);
-	} else {
-		sem_give(r, (unsigned short)i);
-	}
-}
-
-/* ---- the control lock (kernel-held) ------------------------------------- */
-
-static int ctl_lock_raw(struct peer_rec *r, uint64_t timeout_ns)
-{
-	uint64_t t0 = nshm__now_ns();
-	long us = 20;
-	int ret;
-
-	if (r->readonly)
-		return nshm__err(-EROFS, "a read-only mapping cannot take "
-				 "the control lock");
-	for (;;) {
-		uint64_t el = nshm__now_ns() - t0;
-
-		if (r->kind == NSHM_TOKEN_SEM) {
-			uint64_t left = el >= timeout_ns ? 0 : timeout_ns - el;
-			struct timespec ts = {
-				.tv_sec = (time_t)(left / 1000000000u),
-				.tv_nsec = (long)(left % 1000000000u),
-			};
-
-			ret = left == 0 ? sem_take(r, NSHM_SEM_CTL, NULL)
-					: sem_take(r, NSHM_SEM_CTL, &ts);
-			if (ret == -EINTR)
-				continue;
-		} else {
-			ret = rec_fd(r) < 0 ? -EBADF
-					    : ofd_lock(r->fd, NSHM_OFD_CTL,
-						       F_WRLCK);
-		}
-		if (ret == 0)
-			return 0;
-		if (ret != -EAGAIN && ret != -EACCES)
-			return nshm__err(ret, "segment control lock: %s",
-					 strerrordesc_np(-ret));
-		if (nshm__now_ns() - t0 >= timeout_ns)
-			return nshm__err(-ETIMEDOUT, "segment control lock busy "
-					 "for %llu ms (a holder stopped or "
-					 "stuck?)",
-					 (unsigned long long)(timeout_ns /
-							      1000000u));
-		if (r->kind != NSHM_TOKEN_SEM) {
-			struct timespec ts = { 0, us * 1000 };
-
-			nanosleep(&ts, NULL);
-			if (us < 1000)
-				us *= 2;
-		}
-	}
-}
-
-static void ctl_unlock(struct peer_rec *r)
-{
-	if (r->kind == NSHM_TOKEN_SEM)
-		sem_give(r, NSHM_SEM_CTL);
-	else if (r->fd >= 0)
-		ofd_lock(r->fd, NSHM_OFD_CTL, F_UNLCK);
 }
 
 /* ---- control block: init, journal, repair -------------------------------- */
@@ -619,7 +272,7 @@ static int ctl_ready(struct peer_rec *r)
 	if (m != 0 && m != NSHM_CTL_INITING)
 		return nshm__err(-NSHM_ECORRUPT, "segment control block: bad "
 				 "magic %#x", m);
-	ret = ctl_lock_raw(r, CTL_LOCK_TIMEOUT_NS);
+	ret = nshm__peer_ctl_lock_raw(r, CTL_LOCK_TIMEOUT_NS);
 	if (ret != 0)
 		return ret;
 	/*
@@ -644,7 +297,7 @@ static int ctl_ready(struct peer_rec *r)
 				      memory_order_release);
 		m = NSHM_CTL_MAGIC;
 	}
-	ctl_unlock(r);
+	nshm__peer_ctl_unlock(r);
 	if (m != NSHM_CTL_MAGIC)
 		return nshm__err(-NSHM_ECORRUPT, "segment control block: bad "
 				 "magic %#x", m);
@@ -736,7 +389,7 @@ static void ctl_repair(struct nshm__ctl *c)
 
 static int ctl_lock(struct peer_rec *r)
 {
-	int ret = ctl_lock_raw(r, CTL_LOCK_TIMEOUT_NS);
+	int ret = nshm__peer_ctl_lock_raw(r, CTL_LOCK_TIMEOUT_NS);
 
 	if (ret != 0)
 		return ret;
@@ -781,7 +434,7 @@ static int reap_locked(struct peer_rec *r)
 		if (st == NSHM_SLOT_FREE || is_self(r, i, gen))
 			continue;
 		/* A corrupt entry is freed only if nobody holds its token. */
-		if (token_alive(r, i) != 0)
+		if (nshm__peer_token_alive(r, i) != 0)
 			continue; /* alive, or unknown: never reap on doubt */
 		slot_free_locked(c, i, NSHM_JR_REAP);
 		c->reaped++;
@@ -803,7 +456,7 @@ static int join_locked(struct peer_rec *r, const struct self_id *me)
 		    NSHM_SLOT_FREE)
 			continue;
 		/* Token first: a death before the journal changes nothing. */
-		if (token_take(r, i) != 0)
+		if (nshm__peer_token_take(r, i) != 0)
 			continue; /* still held by a straggler: skip */
 		jr_begin(c, NSHM_JR_JOIN, i);
 		rec_load(&d, &c->slot[i]);
@@ -829,14 +482,14 @@ static int rec_join(struct peer_rec *r)
 	struct self_id me;
 	int ret;
 
-	self_identity(&me);
+	nshm__peer_self_identity(&me);
 	ret = ctl_lock(r);
 	if (ret != 0)
 		return ret;
 	ret = join_locked(r, &me);
 	if (ret == -EUSERS && reap_locked(r) > 0)
 		ret = join_locked(r, &me);
-	ctl_unlock(r);
+	nshm__peer_ctl_unlock(r);
 	if (ret != 0)
 		return nshm__err(ret, "the segment's participant table is "
 				 "full (%u live mappings); detach some",
@@ -861,11 +514,11 @@ static void rec_leave(struct peer_rec *r)
 
 		if (st == NSHM_SLOT_LIVE && gen == r->gen)
 			slot_free_locked(c, i, NSHM_JR_LEAVE);
-		token_drop(r, i);
-		ctl_unlock(r);
+		nshm__peer_token_drop(r, i);
+		nshm__peer_ctl_unlock(r);
 	} else {
 		/* Stuck holder: drop the token, a reaper frees the slot. */
-		token_drop(r, i);
+		nshm__peer_token_drop(r, i);
 	}
 	r->slot = NO_SLOT;
 }
@@ -975,7 +628,7 @@ static int hook_attached(struct nshm_seg_hdr *hdr, size_t len, int fd,
 		r->fd = ret;
 	} else if (shmid >= 0) {
 		r->shmid = shmid;
-		ret = sem_set(r);
+		ret = nshm__peer_sem_set(r);
 		if (ret < 0 && !readonly)
 			goto err;
 		/* An observer may look before any participant made it. */
@@ -1138,7 +791,7 @@ static int lazy_join(uintptr_t a, uint32_t *id)
 		r->shmid = inh->shmid;
 		r->semid = inh->semid;
 		if (inh->fd >= 0) {
-			rec_fd(inh);
+			nshm__peer_rec_fd(inh);
 			r->fd = inh->fd >= 0 ? private_fd(inh->fd, false) : -1;
 		}
 	}
@@ -1210,7 +863,7 @@ static int alive_core(struct peer_rec *r, uint32_t i, uint32_t gen,
 		return 0; /* detached, reaped, or reused by a newer peer */
 	if (is_self(r, i, g))
 		return 1;
-	ret = token_alive(r, i);
+	ret = nshm__peer_token_alive(r, i);
 	if (ret <= 0)
 		return ret; /* dead (0) or could not tell (-errno) */
 	/* Still the same participant? Else it left while we looked. */
@@ -1316,7 +969,7 @@ int nshm_peer_reap(void *area)
 	if (ret != 0)
 		return ret;
 	ret = reap_locked(r);
-	ctl_unlock(r);
+	nshm__peer_ctl_unlock(r);
 	return ret;
 }
 
