@@ -4,8 +4,8 @@
 
 /*
  * Internal to src/shm/: the segment handle, and what the backends share.
- * seg.c holds the lifecycle, the header checks and the POSIX/file
- * backends; seg_sysv.c the System V backend.
+ * seg.c holds the lifecycle and the header checks, seg_file.c the POSIX
+ * and file backends, seg_sysv.c the System V backend.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -62,6 +62,18 @@ int nshm__seg_owner_check(const struct nshm_seg *seg, uid_t uid);
 int nshm__seg_no_map(int err, size_t len);
 int nshm__seg_init_area(struct nshm_seg *seg);
 struct nshm_seg_hdr *nshm__seg_init_hdr(const struct nshm_seg *seg);
+void nshm__seg_init_undo(struct nshm_seg *seg);
+long nshm__seg_knob(enum nshm__seg_knob k);
+void nshm__seg_sleep_us(long us);
+int nshm__seg_no_space(int err, const struct nshm_seg *seg);
+
+/* seg_file.c: the POSIX and file backends. */
+struct stat;
+int nshm__seg_file_create(struct nshm_seg *seg, int dfd);
+int nshm__seg_file_read_hdr(struct nshm_seg *seg, struct nshm_seg_hdr *h,
+			    struct stat *st, uint64_t deadline_ns);
+int nshm__seg_file_open(struct nshm_seg *seg, size_t want);
+int nshm__seg_file_delete(struct nshm_seg *tmp);
 
 /* seg_sysv.c: the System V backend. */
 int nshm__seg_sysv_error(int err, const struct nshm_seg *seg);
