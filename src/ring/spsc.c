@@ -74,6 +74,25 @@ static uint64_t published_end(const struct nshm_ring *r, uint64_t head,
 }
 
 /*
+ * The consumer's exact position: its entry's cursor, stored at every
+ * release (RING-R7), when it lies in [head, tail]; else head (a cursor
+ * out of that range was never the consumer's: scribbled, or left by an
+ * older holder).
+ */
+static uint64_t consumer_position(struct nshm_ring *r, uint64_t head,
+				  uint64_t tail)
+{
+	uint32_t first, count;
+	uint64_t c;
+
+	role_range(r, NSHM_RING_CONSUMER, &first, &count);
+	/* RING-A7: pairs with RING-R7 (or the dead holder's, RING-C1). */
+	c = atomic_load_explicit(&role_table(r)[first].cursor,
+				 memory_order_acquire);
+	return c - head <= tail - head ? c : head;
+}
+
+/*
  * @role's entry is ours: load the indices, bound them, and set up the
  * fast-path fields (the other role's stay zero / point at the sink).
  */
@@ -115,8 +134,20 @@ static int spsc_take(struct nshm_ring *r, int role)
 		r->tail_p = &sh->prod.index;
 		r->data_ev = &sh->prod.ev.word;
 	} else {
-		r->cpos = head;
-		r->cready = head;
+		/*
+		 * head may lag what our predecessor released by less than a
+		 * batch (bits/ring_spsc.h); its exact position is in the
+		 * entry we now hold (RING-A7), if that is between head and
+		 * tail. Resume there, and let the producer see it.
+		 */
+		uint64_t at = consumer_position(r, head, tail);
+
+		atomic_store_explicit(&r->me->cursor, at,
+				      memory_order_relaxed); /* ours now */
+		atomic_store_explicit(&sh->cons.index, at,
+				      memory_order_release); /* RING-R2 */
+		r->cpos = at;
+		r->cready = at;
 		r->ccap = cap;
 		r->head_p = &sh->cons.index;
 		r->space_ev = &sh->cons.ev.word;
@@ -124,9 +155,11 @@ static int spsc_take(struct nshm_ring *r, int role)
 	return 0;
 }
 
+/* A clean close: head is everything we released (RING-R2). */
 static void spsc_leave(struct nshm_ring *r)
 {
-	(void)r; /* nothing in flight outlives a call */
+	if (r->role == NSHM_RING_CONSUMER)
+		atomic_store_explicit(r->head_p, r->cpos, memory_order_release);
 }
 
 /*
@@ -152,6 +185,41 @@ static int spsc_ready(struct nshm_ring *r)
 	if (nshm__ring_prod_refresh(r) != 0)
 		return 1;
 	return r->err == -NSHM_ECORRUPT ? -NSHM_ECORRUPT : 0;
+}
+
+/*
+ * Producer about to park (WAITERS announced): the consumer stores head only
+ * every few releases, so read its exact position once (its cursor's line
+ * is not one we poll: RING-A7). Its store came before its look at the
+ * event word (RING-E1): we see it, or it sees us and wakes us. What we
+ * find we also put into head, only ever raising it (a CAS), so that head
+ * stays what bounds tail (tail - head <= capacity) for everyone.
+ */
+static int spsc_ready_exact(struct nshm_ring *r)
+{
+	/* RING-A1: as in the refresh. */
+	uint64_t head = atomic_load_explicit(&r->sh->cons.index,
+					     memory_order_acquire);
+	uint64_t c;
+
+	if (r->role != NSHM_RING_PRODUCER)
+		return 0;
+	if (head - r->phead > r->ppos - r->phead)
+		return 1; /* corrupt: the fast path reports it */
+	c = consumer_position(r, head, r->ppos);
+	/*
+	 * RING-R2 on the consumer's behalf (release: nothing of ours to
+	 * order, but a reader of head pairs with it as with the consumer's);
+	 * the consumer's own stores are never below a cursor it published
+	 * before them, so head only rises.
+	 */
+	while (head - c > (UINT64_C(1) << 63) &&
+	       !atomic_compare_exchange_weak_explicit(
+		       &r->sh->cons.index, &head, c, memory_order_release,
+		       memory_order_relaxed))
+		;
+	r->phead = c - head <= r->ppos - head ? c : head;
+	return r->ppos - r->phead < r->pcap;
 }
 
 /*
@@ -230,8 +298,11 @@ static void spsc_stats(struct nshm_ring *r, struct nshm_ring_stats *st)
 	 */
 	st->popped = atomic_load_explicit(&sh->cons.index, memory_order_acquire);
 	st->pushed = atomic_load_explicit(&sh->prod.index, memory_order_acquire);
-	if (st->pushed - st->popped <= cap)
+	if (st->pushed - st->popped <= cap) {
+		/* head may lag the consumer by less than a batch. */
+		st->popped = consumer_position(r, st->popped, st->pushed);
 		st->pushed = published_end(r, st->popped, st->pushed);
+	}
 	st->count = st->pushed - st->popped;
 	if (st->count > cap)
 		st->count = cap; /* corrupt: clamp */
@@ -248,10 +319,15 @@ static int spsc_check(struct nshm_ring *r, uint64_t head, uint64_t tail)
 				 "producer (ours is %llu)",
 				 name, (unsigned long long)tail,
 				 (unsigned long long)r->ppos);
-	if (r->role == NSHM_RING_CONSUMER && head != r->cpos)
+	if (r->role == NSHM_RING_CONSUMER &&
+	    (r->cpos - head > (uint64_t)r->mask + 1 ||
+	     /* Relaxed: a snapshot of our own word. */
+	     atomic_load_explicit(&r->me->cursor, memory_order_relaxed) !=
+		     r->cpos))
 		return nshm__err(-NSHM_ECORRUPT,
-				 "ring '%s': head %llu was changed behind the "
-				 "consumer (ours is %llu)",
+				 "ring '%s': head %llu (or the consumer's "
+				 "entry) was changed behind the consumer (ours "
+				 "is %llu)",
 				 name, (unsigned long long)head,
 				 (unsigned long long)r->cpos);
 	if (tail - head > (uint64_t)r->mask + 1)
@@ -287,6 +363,7 @@ const struct ring_kind_ops nshm__spsc_ops = {
 	.take = spsc_take,
 	.leave = spsc_leave,
 	.ready = spsc_ready,
+	.ready_exact = spsc_ready_exact,
 	.unstick = spsc_unstick,
 	.stats = spsc_stats,
 	.check = spsc_check,

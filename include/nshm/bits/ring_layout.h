@@ -165,7 +165,8 @@ struct nshm_ring_role_entry {
 	/*
 	 * MPMC consumers (bits/ring_mpmc.h): an index every index below
 	 * which was taken (stored every few takes; producers read it to
-	 * refill). BROADCAST, back-pressured readers (bits/ring_bcast.h): the
+	 * refill). SPSC consumer (bits/ring_spsc.h): its exact position,
+	 * stored at every release (head follows every few). BROADCAST, back-pressured readers (bits/ring_bcast.h): the
 	 * next index this reader will read (the writer may overwrite below it),
 	 * its registration token (0: not registered; bit 31: evicted), and
 	 * the tag a restarted reader names to resume from its cursor.

@@ -24,9 +24,13 @@
  *   RING-R1/A2  commit stores each slot's seq (release) -> consumer loads
  *               the seq of the slot it reads (acquire): the payload is
  *               visible before the slot is seen published.
- *   RING-R2/A1  release stores head (release) -> producer loads head
- *               (acquire): the consumer's reads of a slot finish before it
- *               is reused.
+ *   RING-R2/A1  release stores head (release; every few releases, when
+ *               the ring is found empty, while the producer waits) ->
+ *               producer loads head (acquire): the consumer's reads of a
+ *               slot finish before it is reused.
+ *   RING-R7/A7  release stores the consumer's exact position in its own
+ *               role entry (release, every release, a line nobody polls)
+ *               -> a successor consumer, a producer about to park, stats.
  *   RING-E1/SYNC-E2  seq/head store, then event-word load (notifier) vs.
  *               event-word RMW, then seq/head load (waiter): store-load
  *               (Dekker) order, made by a compiler fence here plus the
@@ -54,6 +58,33 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*
+ * Consumer: head (which the producer polls when it finds the ring full) is
+ * stored every this many releases (a quarter of a small ring), when the
+ * ring is found empty, and whenever the producer waits; our exact position
+ * goes to our own role entry at every release, on a line nobody polls.
+ */
+#define NSHM__SPSC_HEAD_BATCH 16u
+
+/* Releases per head store on a ring of @p cap slots (>= 1). */
+static NSHM_ALWAYS_INLINE uint32_t nshm__ring_head_batch(uint32_t cap)
+{
+	return cap >= 4 * NSHM__SPSC_HEAD_BATCH ? NSHM__SPSC_HEAD_BATCH
+						: (cap + 3) / 4;
+}
+
+/* Consumer: store head = @p pos. */
+static NSHM_ALWAYS_INLINE void nshm__ring_head_store(struct nshm_ring *r,
+						     uint64_t pos)
+{
+	/*
+	 * RING-R2: pairs with RING-A1 in nshm__ring_prod_refresh(). Our reads
+	 * of the slots happen before the producer can see them as free. Only
+	 * this thread writes head.
+	 */
+	atomic_store_explicit(r->head_p, pos, memory_order_release);
+}
 
 /* Producer slow path: re-read head. @return free slots (0: full/error). */
 static NSHM_ALWAYS_INLINE uint32_t nshm__ring_prod_refresh(struct nshm_ring *r)
@@ -105,6 +136,11 @@ static NSHM_ALWAYS_INLINE bool nshm__ring_cons_poll(struct nshm_ring *r,
 	if (nshm_likely(seq == nshm__ring_seq_pub(r, pos - r->ccap) ||
 			seq == 0 || r->seq_off < r->esize)) {
 		const unsigned char *slot = nshm__ring_slot(r, pos);
+
+		/* Caught up: head is all we released (relaxed: ours). */
+		if (atomic_load_explicit(r->head_p, memory_order_relaxed) !=
+		    r->cpos)
+			nshm__ring_head_store(r, r->cpos);
 
 		for (uint32_t o = 0; o < r->esize && o < NSHM_RING_PREFETCH;
 		     o += 64)
@@ -270,20 +306,33 @@ static inline void *nshm_ring_peek(struct nshm_ring *r)
 	return nshm__ring_slot(r, pos);
 }
 
-/** Consumer: hand @p n peeked slots back at once (one index store). */
+/** Consumer: hand @p n peeked slots back at once. */
 static inline void nshm_ring_release_n(struct nshm_ring *r, uint32_t n)
 {
-	uint64_t pos = r->cpos + n;
+	uint64_t old = r->cpos, pos = old + n;
 
+	if (nshm_unlikely(r->ccap == 0)) {
+		nshm__ring_misuse(r, 2 /* NSHM_RING_CONSUMER */);
+		return; /* touches no shared memory */
+	}
 	NSHM_ASSERT(r->cready - pos <= r->ccap);
 	r->cpos = pos;
 	/*
-	 * RING-R2: pairs with RING-A1 in nshm__ring_prod_refresh(). Our reads
-	 * of the slots happen before the producer can see them as free. Only
-	 * this thread writes head.
+	 * RING-R7: pairs with RING-A7 (a successor's take, the producer's
+	 * last look before it parks, stats): our reads of the slots first.
 	 */
-	atomic_store_explicit(r->head_p, pos, memory_order_release);
-	nshm__ring_notify(r, r->space_ev);
+	atomic_store_explicit(&r->me->cursor, pos, memory_order_release);
+	/* Crossed a multiple of the batch (a power of two)? */
+	if ((pos ^ old) >= nshm__ring_head_batch(r->ccap))
+		nshm__ring_head_store(r, pos);
+	nshm__ring_notify_fence(r);
+	/* Relaxed: ordered by RING-E1; the slow path re-reads with a CAS. */
+	if (nshm_unlikely(atomic_load_explicit(r->space_ev,
+					       memory_order_relaxed) &
+			  NSHM_EVENT_WAITERS)) {
+		nshm__ring_head_store(r, pos);
+		nshm__ring_wake(r, r->space_ev);
+	}
 }
 
 /** Consumer: hand the slot from nshm_ring_peek() back. */
