@@ -81,7 +81,9 @@ static NSHM_ALWAYS_INLINE void nshm__ring_head_store(struct nshm_ring *r,
 	/*
 	 * RING-R2: pairs with RING-A1 in nshm__ring_prod_refresh(). Our reads
 	 * of the slots happen before the producer can see them as free. Only
-	 * this thread writes head.
+	 * this thread stores head; a producer about to park may raise it with
+	 * a CAS to a position we published before (spsc.c), never above our
+	 * next store, so head only rises.
 	 */
 	atomic_store_explicit(r->head_p, pos, memory_order_release);
 }
