@@ -134,11 +134,17 @@ if "$nshm" create -k broadcast -e 16 -c 16 "$n-bc" >/dev/null 2>&1; then
 	"$nshm" create -k broadcast -e 16 -c 16 "$n-bc" >/dev/null
 	"$nshm" sub --json "$n-bc" >"$tmp/bcjson" &
 	subpid=$!
-	# One message read (and printed) first: the subscriber has attached
-	# and stands at index 1 before it is stopped (a stop between its
-	# mapping and its join would make it join late, lapped by nobody).
+	# One writer for all 101 messages (a writer that closes would end
+	# the subscriber's read: drained, -EPIPE), fed through a FIFO. The
+	# subscriber reads (and prints) the first before it is stopped, so
+	# it has joined and stands at index 1 (a stop between its mapping
+	# and its join would make it join late, lapped by nobody).
+	mkfifo "$tmp/bcfifo"
+	"$nshm" pub --raw "$n-bc" <"$tmp/bcfifo" &
+	pubpid=$!
+	exec 7>"$tmp/bcfifo"
 	head -c 16 /dev/urandom >"$tmp/bc1"
-	"$nshm" pub --raw "$n-bc" <"$tmp/bc1"
+	cat "$tmp/bc1" >&7
 	for _ in $(seq 600); do # up to 30 s: a loaded machine, ASan
 		grep -q hex "$tmp/bcjson" && break
 		sleep 0.05
@@ -147,7 +153,9 @@ if "$nshm" create -k broadcast -e 16 -c 16 "$n-bc" >/dev/null 2>&1; then
 		grep -q hex "$tmp/bcjson"
 	kill -STOP "$subpid"
 	head -c 1600 /dev/urandom >"$tmp/bc100"
-	"$nshm" pub --raw "$n-bc" <"$tmp/bc100" # 100, laps the stopped reader
+	cat "$tmp/bc100" >&7 # 100 more, lapping the stopped reader
+	exec 7>&-
+	wait "$pubpid"
 	kill -CONT "$subpid"
 	wait "$subpid"
 	ok "broadcast: lapped subscriber ends at 0" [ $? -eq 0 ]
