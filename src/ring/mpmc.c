@@ -121,6 +121,9 @@ static int mpmc_take(struct nshm_ring *r, int role)
 		r->head_p = &sh->cons.index;
 		r->space_ev = &sh->cons.ev.word;
 		r->cready = 0; /* the first take publishes our cursor */
+		/* Relaxed: our entry now; phead caches what we published. */
+		r->phead = atomic_load_explicit(&r->me->cursor,
+						memory_order_relaxed);
 	}
 	r->claimed = 0;
 	return 0;

@@ -148,6 +148,7 @@ static int spsc_take(struct nshm_ring *r, int role)
 				      memory_order_release); /* RING-R2 */
 		r->cpos = at;
 		r->cready = at;
+		r->phead = at; /* the head we just stored */
 		r->ccap = cap;
 		r->head_p = &sh->cons.index;
 		r->space_ev = &sh->cons.ev.word;

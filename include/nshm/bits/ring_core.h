@@ -37,7 +37,7 @@ extern "C" {
 struct nshm_ring {
 	/* line 0: everything the fast path reads */
 	uint64_t ppos;		   /* producer: next index to fill (our tail) */
-	uint64_t phead;		   /* producer: head last seen (cached) */
+	uint64_t phead;		   /* producer: head last seen; consumer: last published */
 	uint64_t cpos;		   /* consumer: next index to read (our head) */
 	uint64_t cready;	   /* consumer: first index not seen published */
 	unsigned char *slots;	   /* slot 0, inside the mapping */

@@ -219,6 +219,7 @@ static NSHM_ALWAYS_INLINE void nshm__mpmc_seen(struct nshm_ring *r,
 		return; /* end < cready: not due */
 	/* RING-M9: pairs with RING-M10 in the producers' horizon. */
 	atomic_store_explicit(&r->me->cursor, end, memory_order_release);
+	r->phead = end; /* a consumer's phead: the cursor it published */
 	r->cready = end + (r->ccap >= 4 * NSHM__MPMC_SEEN_BATCH
 				   ? NSHM__MPMC_SEEN_BATCH
 				   : (r->ccap + 3) / 4);
@@ -236,11 +237,11 @@ static NSHM_ALWAYS_INLINE void nshm__mpmc_empty(struct nshm_ring *r,
 {
 	const unsigned char *slot = nshm__ring_slot(r, pos);
 
-	/* Relaxed: our own word. */
-	if (atomic_load_explicit(&r->me->cursor, memory_order_relaxed) != pos) {
+	if (r->phead != pos) {
 		/* RING-M9; pos came from an acquire load of deq. */
 		atomic_store_explicit(&r->me->cursor, pos,
 				      memory_order_release);
+		r->phead = pos;
 	}
 	for (uint32_t o = 0; o < r->esize && o < NSHM_RING_PREFETCH; o += 64)
 		__builtin_prefetch(slot + o, 0 /* read */, 3);

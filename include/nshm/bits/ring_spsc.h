@@ -86,6 +86,7 @@ static NSHM_ALWAYS_INLINE void nshm__ring_head_store(struct nshm_ring *r,
 	 * next store, so head only rises.
 	 */
 	atomic_store_explicit(r->head_p, pos, memory_order_release);
+	r->phead = pos; /* what we published, so we need not read it back */
 }
 
 /* Producer slow path: re-read head. @return free slots (0: full/error). */
@@ -139,9 +140,8 @@ static NSHM_ALWAYS_INLINE bool nshm__ring_cons_poll(struct nshm_ring *r,
 			seq == 0 || r->seq_off < r->esize)) {
 		const unsigned char *slot = nshm__ring_slot(r, pos);
 
-		/* Caught up: head is all we released (relaxed: ours). */
-		if (atomic_load_explicit(r->head_p, memory_order_relaxed) !=
-		    r->cpos)
+		/* Caught up: head is all we released. */
+		if (r->phead != r->cpos)
 			nshm__ring_head_store(r, r->cpos);
 
 		for (uint32_t o = 0; o < r->esize && o < NSHM_RING_PREFETCH;
